@@ -1,0 +1,63 @@
+"""The Broker protocol: an ordered, replayable log of events with fan-out to listeners.
+
+Brokers know nothing of Flask, sockets or pages. They give each stored event a ``seq``
+(increasing within one ``epoch``), keep the last ``history`` events for replay, drop
+duplicate event ids within an idempotency window, and call every listener with every
+stored event, in ``seq`` order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Protocol
+
+from ..events import Event
+
+Listener = Callable[["Envelope"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """An event and how it is routed: ``scope`` "user" (only ``event.user``'s pages) or
+    "global" (every page); ``origin`` is the publishing page, which never gets it back."""
+
+    event: Event
+    scope: str = "global"
+    origin: str | None = None
+
+    def stored(self, seq: int, epoch: str) -> "Envelope":
+        return replace(self, event=replace(self.event, seq=seq, epoch=epoch))
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What ``Broker.publish`` did: the event's position, and whether it was a duplicate id."""
+
+    seq: int
+    duplicate: bool = False
+
+
+class BrokerError(RuntimeError):
+    """The broker cannot be reached or used."""
+
+
+class Broker(Protocol):
+    epoch: str
+
+    def publish(self, envelope: Envelope) -> Published:
+        """Store and fan out ``envelope`` unless its event id was already published."""
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every stored envelope, in order; returns a stop function."""
+
+    def since(self, epoch: str, seq: int) -> list[Envelope] | None:
+        """Every envelope after ``seq`` of ``epoch``, or None when history cannot cover the gap."""
+
+    def position(self) -> int:
+        """The seq of the latest stored envelope (0 when none)."""
+
+    def health(self) -> dict:
+        """A JSON-able description, with "ok": bool."""
+
+    def close(self) -> None:
+        """Stop background work and release connections."""

@@ -1,0 +1,110 @@
+"""The ``tessera`` command line."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from .brokers import BrokerError
+from .config import ConfigError
+from .manifest import ManifestError
+from .serving import serve
+
+USER_ERRORS = (ManifestError, BrokerError, ConfigError)
+
+
+class UserError(click.ClickException):
+    """Bad input: one line on stderr, exit status 2, never a traceback."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"tessera: error: {self.format_message()}", err=True)
+
+
+@click.group()
+@click.version_option(package_name="tessera")
+def main() -> None:
+    """Tessera: compose micro-frontends into one page and mirror their bus to the server."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--frontends", "frontends", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of fragments [default: ./frontends].")
+@click.option("--shell", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A Jinja2 shell template to use instead of the default one.")
+@click.option("--broker", help="memory:// (default) or redis://HOST:PORT/DB.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Worker processes.")
+@click.option("--remote", "remotes", multiple=True, metavar="NAME=MANIFEST_URL", help="A remote fragment (repeatable).")
+@click.option("--allowed-origin", "origins", multiple=True, metavar="ORIGIN",
+              help="Another origin allowed to open the WebSocket (repeatable).")
+@click.option("--publish-token", help="Bearer token that enables POST /_tessera/events.")
+@click.option("--app", "app_path", metavar="MODULE:ATTR", help="Serve your own Flask app that uses Tessera.")
+def run(host, port, frontends, shell, broker, workers, remotes, origins, publish_token, app_path) -> None:
+    """Serve the shell page composed of every fragment."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _export_settings(frontends=frontends, shell=shell, broker=broker, remotes=remotes,
+                     origins=origins, publish_token=publish_token)
+    if remotes:
+        raise UserError("--remote: remote fragments are not supported by this version yet")
+    if workers > 1:
+        raise UserError("--workers: more than one worker is not supported by this version yet; use --workers 1")
+    app = _load_app(app_path)
+    serve(app, host=host, port=port)
+
+
+def _export_settings(*, frontends, shell, broker, remotes, origins, publish_token) -> None:
+    """Options become TESSERA_* environment variables, so they apply to --app apps too."""
+    values = {
+        "TESSERA_FRONTENDS": str(frontends.resolve()) if frontends else None,
+        "TESSERA_SHELL": str(shell.resolve()) if shell else None,
+        "TESSERA_BROKER": broker,
+        "TESSERA_REMOTES": ",".join(remotes) or None,
+        "TESSERA_ALLOWED_ORIGINS": ",".join(origins) or None,
+        "TESSERA_PUBLISH_TOKEN": publish_token,
+    }
+    if values["TESSERA_FRONTENDS"] is None and "TESSERA_FRONTENDS" not in os.environ:
+        values["TESSERA_FRONTENDS"] = str(Path("frontends").resolve())
+    for name, value in values.items():
+        if value is not None:
+            os.environ[name] = value
+
+
+def _load_app(app_path: str | None) -> Flask:
+    try:
+        if app_path is None:
+            from .app import create_app
+
+            return create_app()
+        return _import_app(app_path)
+    except USER_ERRORS as error:
+        raise UserError(str(error)) from None
+
+
+def _import_app(app_path: str) -> Flask:
+    module_name, _, attr = app_path.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"--app {app_path!r}: expected MODULE:ATTR, e.g. --app shop:app")
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name.split(".")[0] and error.name != module_name:
+            raise
+        raise UserError(f"--app {app_path!r}: no module {module_name!r} importable from {os.getcwd()}") from None
+    app = getattr(module, attr, None)
+    if app is None:
+        raise UserError(f"--app {app_path!r}: module {module_name!r} has no attribute {attr!r}")
+    if callable(app) and not isinstance(app, Flask):
+        app = app()
+    if not isinstance(app, Flask) or "tessera" not in app.extensions:
+        raise UserError(f"--app {app_path!r}: not a Flask app that uses Tessera (Tessera(app) was not called)")
+    return app

@@ -1,0 +1,121 @@
+"""The shell page: fragments rendered on the server into the shell template's slots."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from .assets import runtime_url, shell_folder
+from .manifest import Fragment
+from .registry import Registry
+
+log = logging.getLogger("tessera.composition")
+
+DEFAULT_SHELL = "shell.html"
+PropsProvider = Callable[[], dict[str, Any]]
+
+
+def route_matches(routes: tuple[str, ...] | None, path: str) -> bool:
+    """Whether a fragment with these ``routes`` appears on ``path`` (None: every page)."""
+    if routes is None:
+        return True
+    return any(fnmatch.fnmatchcase(path, route) for route in routes)
+
+
+@dataclass
+class Composer:
+    """Renders the shell page for one request path."""
+
+    registry: Registry
+    shell_file: Path | None
+    props: dict[str, PropsProvider]
+    client_config: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        folder, name = (self.shell_file.parent, self.shell_file.name) if self.shell_file else (shell_folder(), DEFAULT_SHELL)
+        self.shell_env = Environment(loader=FileSystemLoader(str(folder)), autoescape=select_autoescape(default=True))
+        self.shell_name = name
+        self.fragment_envs = {
+            f.name: Environment(loader=FileSystemLoader(str(f.root)), autoescape=select_autoescape(default=True))
+            for f in self.registry.fragments
+        }
+
+    def shows_path(self, path: str) -> bool:
+        return any(route_matches(f.routes, path) for f in self.registry.fragments)
+
+    def render(self, path: str, user: str | None, position: dict[str, Any] | None = None) -> str:
+        fragments = [f for f in self.registry.fragments if route_matches(f.routes, path)]
+        rendered = {f.name: self._fragment(f, path, user) for f in fragments}
+
+        def slot(name: str) -> Markup:
+            return Markup("\n").join(rendered[f.name] for f in fragments if f.slot == name)
+
+        template = self.shell_env.get_template(self.shell_name)
+        return template.render(
+            slot=slot,
+            fragments=fragments,
+            user=user,
+            tessera_head=self._head(fragments),
+            tessera_scripts=self._scripts(fragments, path, user, position),
+        )
+
+    def _fragment(self, fragment: Fragment, path: str, user: str | None) -> Markup:
+        attrs = {"name": fragment.name, "data-version": fragment.version}
+        try:
+            props = self._props(fragment)
+            body = self._template(fragment, props, user)
+            attrs |= {"data-state": "loading", "data-props": json.dumps(props, separators=(",", ":"))}
+        except Exception:
+            log.exception("fragment %r failed to render on the server; showing its fallback", fragment.name)
+            attrs |= {"data-state": "failed", "data-error": "render"}
+            body = Markup('<div class="tessera-fallback">') + Markup(fragment.fallback) + Markup("</div>")
+        fallback = Markup("<template data-tessera-fallback>") + Markup(fragment.fallback) + Markup("</template>")
+        attributes = Markup(" ").join(Markup('{}="{}"').format(k, v) for k, v in attrs.items())
+        return Markup("<tessera-fragment {}>{}{}</tessera-fragment>").format(attributes, body, fallback)
+
+    def _props(self, fragment: Fragment) -> dict[str, Any]:
+        provider = self.props.get(fragment.name)
+        props = provider() if provider else {}
+        if not isinstance(props, dict):
+            raise TypeError(f"props provider of fragment {fragment.name!r} returned {type(props).__name__}, not dict")
+        return props
+
+    def _template(self, fragment: Fragment, props: dict[str, Any], user: str | None) -> Markup:
+        if fragment.template is None:
+            return Markup("")
+        template = self.fragment_envs[fragment.name].get_template(fragment.template)
+        return Markup(template.render(fragment=fragment, props=props, user=user, asset=fragment.asset_url))
+
+    def _head(self, fragments: list[Fragment]) -> Markup:
+        links = [runtime_url("theme.css")] + [f.asset_url(style) for f in fragments for style in f.styles]
+        tags = [Markup('<link rel="stylesheet" href="{}">').format(href) for href in links]
+        importmap = {"imports": {"tessera": runtime_url("runtime/tessera.js")}}
+        tags.append(Markup('<script type="importmap">{}</script>').format(Markup(_script_json(importmap))))
+        tags += [Markup('<link rel="modulepreload" href="{}">').format(f.asset_url(f.entry)) for f in fragments]
+        return Markup("\n").join(tags)
+
+    def _scripts(self, fragments: list[Fragment], path: str, user: str | None,
+                 position: dict[str, Any] | None) -> Markup:
+        config = self.client_config | {
+            "user": user,
+            "path": path,
+            "position": position,
+            "fragments": {f.name: {"entry": f.asset_url(f.entry), "version": f.version} for f in fragments},
+        }
+        return Markup(
+            '<script type="application/json" id="tessera-config">{}</script>\n'
+            '<script type="module" src="{}"></script>'
+        ).format(Markup(_script_json(config)), runtime_url("runtime/boot.js"))
+
+
+def _script_json(value: Any) -> str:
+    """JSON that is safe inside a <script> element."""
+    return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+

@@ -1,0 +1,227 @@
+"""One page's WebSocket connection, as an explicit state machine with a single writer.
+
+    AWAITING_HELLO --hello--> RESUMING --replay sent--> OPEN --close/error--> CLOSED
+
+Live events that arrive while the connection is RESUMING are buffered and sent after the
+replay, so the page sees every event once and in order. Frames to the page go through one
+bounded queue drained by one writer thread (the socket's ``send`` is not thread-safe); a
+page that stops reading fills the queue and is disconnected with close code 4008.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import socket
+import threading
+from concurrent.futures import Executor
+from typing import Any, Callable
+
+from .brokers.base import Envelope
+from .bus import Bus, NoResponder
+from .guard import Guard, RateLimit
+from .protocol import FrameError, encode, parse
+from .topics import matches
+
+log = logging.getLogger("tessera.connection")
+
+SEND_QUEUE = 4096
+REPLAY_PUT_TIMEOUT = 10.0
+CLOSE_SLOW = 4008
+CLOSE_PROTOCOL = 4002
+
+
+class State(enum.Enum):
+    AWAITING_HELLO = "awaiting hello"
+    RESUMING = "resuming"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Connection:
+    """Reads frames from one socket, answers them, and relays the events the page may see."""
+
+    def __init__(self, ws: Any, *, user: str, bus: Bus, guard: Guard, rate: float, max_bytes: int,
+                 executor: Executor, register: Callable[["Connection"], Callable[[], None]]):
+        self.ws = ws
+        self.user = user
+        self.bus = bus
+        self.guard = guard
+        self.limit = RateLimit(rate)
+        self.max_bytes = max_bytes
+        self.executor = executor
+        self.register = register
+        self.page: str | None = None
+        self.patterns: frozenset[str] = frozenset()
+        self.state = State.AWAITING_HELLO
+        self.lock = threading.Lock()
+        self.buffer: list[Envelope] = []
+        self.outgoing: queue.Queue[str | None] = queue.Queue(maxsize=SEND_QUEUE)
+        self.unregister: Callable[[], None] = lambda: None
+
+    # -- life ----------------------------------------------------------------------------
+    def run(self) -> None:
+        """Serve the connection until the page goes away; never raises for the page's input."""
+        writer = threading.Thread(target=self._write_loop, name="tessera-writer", daemon=True)
+        writer.start()
+        try:
+            while self.state is not State.CLOSED:
+                text = self.ws.receive()
+                if text is None:
+                    continue
+                self.handle(text)
+        except Exception as error:  # the socket closed, or the peer vanished
+            if type(error).__name__ != "ConnectionClosed":
+                log.warning("connection of %s ended: %r", self.user, error)
+        finally:
+            self.close()
+            writer.join(timeout=2)
+
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        with self.lock:
+            if self.state is State.CLOSED:
+                return
+            self.state = State.CLOSED
+        self.unregister()
+        self._put_nowait(None)
+        if code is not None:
+            threading.Thread(target=self._close_socket, args=(code, reason), daemon=True).start()
+
+    def _close_socket(self, code: int, reason: str) -> None:
+        closer = threading.Thread(target=self.ws.close, kwargs={"reason": code, "message": reason}, daemon=True)
+        closer.start()
+        closer.join(timeout=1)
+        if closer.is_alive():  # the peer does not read: drop the TCP connection
+            try:
+                self.ws.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    # -- frames from the page ---------------------------------------------------------------
+    def handle(self, text: str | bytes) -> None:
+        try:
+            frame = parse(text, max_bytes=self.max_bytes)
+            if self.state is State.AWAITING_HELLO and frame["type"] != "hello":
+                raise FrameError("bad_frame", f'expected a "hello" frame first, got "{frame["type"]}"')
+            if self.state is not State.AWAITING_HELLO and frame["type"] == "hello":
+                raise FrameError("bad_frame", '"hello" was already received on this connection')
+            getattr(self, f"on_{frame['type']}")(frame)
+        except FrameError as error:
+            self.send(error.frame())
+
+    def on_hello(self, frame: dict[str, Any]) -> None:
+        self.page = frame["page"]
+        self.patterns = frozenset(frame.get("subscribe", []))
+        with self.lock:
+            self.state = State.RESUMING
+        self.unregister = self.register(self)
+        broker = self.bus.broker
+        resume = frame.get("resume")
+        replay = broker.since(resume["epoch"], resume["seq"]) if resume else None
+        position = broker.position() if replay is None else (replay[-1].event.seq if replay else resume["seq"])
+        self.send({"type": "welcome", "epoch": broker.epoch, "seq": position, "recovered": replay is not None,
+                   "resumed": resume is not None, "user": self.user})
+        for envelope in replay or []:
+            if self.wants(envelope):
+                self.send(_event_frame(envelope), timeout=REPLAY_PUT_TIMEOUT)
+        with self.lock:
+            for envelope in self.buffer:
+                if envelope.event.seq > position and self.wants(envelope):
+                    self.send(_event_frame(envelope))
+            self.buffer.clear()
+            if self.state is State.RESUMING:
+                self.state = State.OPEN
+        self.send({"type": "replayed", "epoch": broker.epoch, "seq": position})
+
+    def on_subscribe(self, frame: dict[str, Any]) -> None:
+        self.patterns = self.patterns | set(frame["patterns"])
+
+    def on_unsubscribe(self, frame: dict[str, Any]) -> None:
+        self.patterns = self.patterns - set(frame["patterns"])
+
+    def on_publish(self, frame: dict[str, Any]) -> None:
+        event = self.guard.event(frame["event"], self.user)
+        self._check_rate(event.id)
+        scope = self.guard.publication(event)
+        published = self.bus.publish_event(Envelope(event, scope=scope, origin=self.page))
+        self.send({"type": "ack", "id": event.id, "seq": published.seq, "duplicate": published.duplicate})
+
+    def on_request(self, frame: dict[str, Any]) -> None:
+        event = self.guard.event(frame["event"], self.user)
+        self._check_rate(event.id)
+        self.executor.submit(self._answer, frame["rid"], event)
+
+    def on_ping(self, frame: dict[str, Any]) -> None:
+        self.send({"type": "pong"})
+
+    def on_pong(self, frame: dict[str, Any]) -> None:
+        pass
+
+    def _check_rate(self, event_id: str) -> None:
+        if not self.limit.allow():
+            raise FrameError("rate_limited", f"more than {self.limit.rate:g} events/s from this page", event_id)
+
+    def _answer(self, rid: str, event: Any) -> None:
+        try:
+            reply = {"type": "reply", "rid": rid, "data": self.bus.answer(event)}
+        except NoResponder as error:
+            reply = {"type": "reply", "rid": rid, "error": {"code": "no_responder", "message": str(error)}}
+        except Exception as error:
+            log.exception("responder for %r failed", event.type)
+            reply = {"type": "reply", "rid": rid, "error": {"code": "responder_failed", "message": str(error)}}
+        self.send(reply)
+
+    # -- events to the page -----------------------------------------------------------------
+    def offer(self, envelope: Envelope) -> None:
+        """Called by the hub for every stored event, in order, on the broker's thread."""
+        with self.lock:
+            if self.state is State.RESUMING:
+                self.buffer.append(envelope)
+                return
+            if self.state is not State.OPEN:
+                return
+        if self.wants(envelope):
+            self.send(_event_frame(envelope))
+
+    def wants(self, envelope: Envelope) -> bool:
+        """Whether this page asked for, and may see, ``envelope``."""
+        if envelope.origin is not None and envelope.origin == self.page:
+            return False
+        if envelope.scope == "user" and envelope.event.user != self.user:
+            return False
+        return any(matches(pattern, envelope.event.type) for pattern in self.patterns)
+
+    def send(self, frame: dict[str, Any], *, timeout: float | None = None) -> None:
+        text = encode(frame)
+        if timeout is None:
+            self._put_nowait(text)
+            return
+        try:
+            self.outgoing.put(text, timeout=timeout)
+        except queue.Full:
+            self._evict()
+
+    def _put_nowait(self, text: str | None) -> None:
+        try:
+            self.outgoing.put_nowait(text)
+        except queue.Full:
+            if text is not None:
+                self._evict()
+
+    def _evict(self) -> None:
+        log.warning("page of %s is not reading its events; disconnecting it (%d)", self.user, CLOSE_SLOW)
+        self.close(CLOSE_SLOW, "too slow: reconnect to resume")
+
+    def _write_loop(self) -> None:
+        while (text := self.outgoing.get()) is not None:
+            try:
+                self.ws.send(text)
+            except Exception:
+                self.close()
+                return
+
+
+def _event_frame(envelope: Envelope) -> dict[str, Any]:
+    return {"type": "event", "event": envelope.event.to_dict()}
+
