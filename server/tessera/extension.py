@@ -51,9 +51,9 @@ class Tessera:
         folder = Path(config["TESSERA_FRONTENDS"])
         self.registry = load_registry(folder if folder.is_absolute() else Path(app.root_path) / folder)
         self.settings = config
+        self.bus.attach(open_broker(config["TESSERA_BROKER"], history=config["TESSERA_HISTORY"]))
         self.identity = Identity(config["TESSERA_SECRET_KEY"])
         self.identity.identify = self._identify
-        self.bus.attach(open_broker(config["TESSERA_BROKER"], history=config["TESSERA_HISTORY"]))
         self.app = app
         app.extensions["tessera"] = self
         self._load_fragment_servers()

@@ -46,6 +46,7 @@ class TesseraServer:
         self.cwd = cwd
         self.process: subprocess.Popen | None = None
         self._log = tempfile.TemporaryFile(mode="w+")
+        self._final_output = ""
 
     def start(self) -> "TesseraServer":
         self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT,
@@ -63,6 +64,9 @@ class TesseraServer:
         raise ServerDied(f"tessera run did not answer within {START_TIMEOUT:.0f} s:\n{self.output()}")
 
     def output(self) -> str:
+        """Everything the server printed so far."""
+        if self._log.closed:
+            return self._final_output
         self._log.flush()
         self._log.seek(0)
         return self._log.read()
@@ -71,6 +75,7 @@ class TesseraServer:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL) and keep its output."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -78,6 +83,9 @@ class TesseraServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if not self._log.closed:
+            self._final_output = self.output()
+            self._log.close()
 
     def __enter__(self) -> "TesseraServer":
         return self.start()

@@ -1,0 +1,67 @@
+"""The tessera command: bad input ends with exit 2 and one line naming the problem."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FIXTURES
+
+
+def tessera(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tessera", *args], capture_output=True, text=True,
+                          timeout=30, cwd=cwd)
+
+
+def one_line_error(done):
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    return lines[0]
+
+
+def test_missing_frontends_folder(tmp_path):
+    line = one_line_error(tessera("run", "--frontends", str(tmp_path / "nope")))
+    assert str(tmp_path / "nope") in line and "--frontends" in line
+
+
+def test_invalid_manifest_names_file_and_field(tmp_path):
+    (tmp_path / "cart").mkdir()
+    (tmp_path / "cart" / "fragment.toml").write_text('name = "cart"\nversion = "x"\nslot = "main"\nentry = "a.js"\n')
+    line = one_line_error(tessera("run", "--frontends", str(tmp_path)))
+    assert str(tmp_path / "cart" / "fragment.toml") in line and 'field "version"' in line
+
+
+def test_unknown_option_is_a_click_usage_error():
+    done = tessera("run", "--colour", "red")
+    assert done.returncode == 2 and "--colour" in done.stderr
+
+
+def test_malformed_option_value_is_a_usage_error():
+    done = tessera("run", "--port", "eighty")
+    assert done.returncode == 2 and "--port" in done.stderr
+
+
+def test_missing_shell_template_is_a_usage_error(tmp_path):
+    done = tessera("run", "--frontends", str(FIXTURES / "shop"), "--shell", str(tmp_path / "none.html"))
+    assert done.returncode == 2 and "--shell" in done.stderr
+
+
+def test_unknown_broker_scheme(tmp_path):
+    line = one_line_error(tessera("run", "--frontends", str(FIXTURES / "shop"), "--broker", "kafka://x"))
+    assert "TESSERA_BROKER" in line and "memory://" in line
+
+
+@pytest.mark.parametrize(("app", "message"), [
+    ("nomodule:app", "no module 'nomodule'"),
+    ("justmodule", "expected MODULE:ATTR"),
+])
+def test_bad_app_option(tmp_path, app, message):
+    assert message in one_line_error(tessera("run", "--app", app, cwd=tmp_path))
+
+
+def test_help_lists_the_contract_options():
+    done = tessera("run", "--help")
+    for option in ("--host", "--port", "--frontends", "--shell", "--broker", "--workers", "--remote",
+                   "--allowed-origin", "--publish-token", "--app"):
+        assert option in done.stdout

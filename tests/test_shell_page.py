@@ -1,0 +1,148 @@
+"""The shell page and the HTTP surface, through Flask's test client."""
+
+import json
+import re
+
+import pytest
+from flask import Flask
+
+from tessera import Tessera
+
+from conftest import FIXTURES
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = Flask(__name__)
+    tessera = Tessera(app, frontends=FIXTURES / "shop")
+
+    @tessera.props("alpha")
+    def alpha_props():
+        return {"greeting": "hello from props", "user": tessera.current_user()}
+
+    yield app
+    tessera.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def config_of(html):
+    return json.loads(re.search(r'<script type="application/json" id="tessera-config">(.*?)</script>', html).group(1))
+
+
+def test_extension_state_is_in_app_extensions(app):
+    assert isinstance(app.extensions["tessera"], Tessera)
+    assert app.config["TESSERA_HISTORY"] == 10000
+    assert app.config["TESSERA_MAX_EVENT_BYTES"] == 65536
+
+
+def test_fragments_are_rendered_into_their_slots(client):
+    html = client.get("/").get_data(as_text=True)
+    main = re.search(r'<main class="tessera-slot tessera-slot--main">(.*?)</main>', html, re.S).group(1)
+    aside = re.search(r'<aside class="tessera-slot tessera-slot--aside">(.*?)</aside>', html, re.S).group(1)
+    assert 'name="alpha"' in main and 'name="beta"' not in main
+    assert 'name="beta"' in aside and 'name="broken"' in aside
+
+
+def test_props_reach_the_template_and_the_browser(client):
+    html = client.get("/").get_data(as_text=True)
+    assert '<p data-test="alpha-prop">hello from props</p>' in html
+    assert "hello from props" in html.split('name="alpha"')[1].split(">")[0]
+
+
+def test_assets_have_content_hashed_urls_that_are_served_immutable(client):
+    html = client.get("/").get_data(as_text=True)
+    css = re.search(r'href="(/_tessera/fragments/alpha/[0-9a-f]{12}/src/alpha.css)"', html).group(1)
+    with client.get(css) as response:
+        assert response.status_code == 200 and "immutable" in response.headers["Cache-Control"]
+    with client.get(css.replace(css.split("/")[4], "0" * 12)) as stale:
+        assert stale.status_code == 200 and "no-cache" in stale.headers["Cache-Control"]
+
+
+def test_server_code_and_manifests_are_not_served(client):
+    html = client.get("/").get_data(as_text=True)
+    base = re.search(r"(/_tessera/fragments/alpha/[0-9a-f]{12}/)", html).group(1)
+    assert client.get(base + "fragment.toml").status_code == 404
+    assert client.get(base + "../beta/src/index.js").status_code == 404
+
+
+def test_page_config_lists_scopes_fragments_and_socket(client):
+    config = config_of(client.get("/").get_data(as_text=True))
+    assert config["scopes"] == {"demo.ping": "user", "demo.shout": "global", "demo.local": "page"}
+    assert config["socket"] == "/_tessera/ws"
+    assert set(config["fragments"]) == {"alpha", "beta", "broken", "badmodule"}
+    assert config["position"]["seq"] == 0
+
+
+def test_anonymous_visitor_gets_a_signed_cookie_and_keeps_their_id(client):
+    first = client.get("/")
+    user = config_of(first.get_data(as_text=True))["user"]
+    assert user.startswith("anon-") and "tessera_uid" in first.headers["Set-Cookie"]
+    assert config_of(client.get("/").get_data(as_text=True))["user"] == user
+
+
+def test_fragments_endpoint(client):
+    listing = client.get("/_tessera/fragments").get_json()
+    assert {(f["name"], f["version"], f["slot"], f["state"]) for f in listing} == {
+        ("alpha", "1.0.0", "main", "loaded"), ("beta", "2.1.0", "aside", "loaded"),
+        ("broken", "0.1.0", "aside", "loaded"), ("badmodule", "0.1.0", "footer", "loaded")}
+
+
+def test_health_endpoint(client):
+    body = client.get("/_tessera/health").get_json()
+    assert body["status"] == "ok" and body["broker"]["url"] == "memory://"
+
+
+def test_custom_shell_template(tmp_path):
+    shell = tmp_path / "my-shell.html"
+    shell.write_text("<html><head>{{ tessera_head }}</head><body><div id=mine>{{ slot('main') }}</div>"
+                     "{{ tessera_scripts }}</body></html>")
+    app = Flask(__name__)
+    tessera = Tessera(app, frontends=FIXTURES / "shop", shell=shell)
+    html = app.test_client().get("/").get_data(as_text=True)
+    tessera.close()
+    assert '<div id=mine><tessera-fragment name="alpha"' in html
+    assert 'name="beta"' not in html
+
+
+def test_template_error_renders_the_fallback_and_keeps_the_page(tmp_path, caplog):
+    folder = tmp_path / "oops"
+    (folder / "src").mkdir(parents=True)
+    (folder / "fragment.toml").write_text('name = "oops"\nversion = "1.0.0"\nslot = "main"\n'
+                                          'entry = "src/i.js"\ntemplate = "src/t.html"\nfallback = "<p>sorry</p>"\n')
+    (folder / "src" / "i.js").write_text("export function mount() {}")
+    (folder / "src" / "t.html").write_text("{{ 1 / 0 }}")
+    app = Flask(__name__)
+    tessera = Tessera(app, frontends=tmp_path)
+    response = app.test_client().get("/")
+    tessera.close()
+    assert response.status_code == 200
+    assert 'data-state="failed"' in response.get_data(as_text=True)
+    assert "<p>sorry</p>" in response.get_data(as_text=True)
+    assert "'oops' failed to render" in caplog.text
+
+
+def test_routes_limit_where_fragments_appear(tmp_path):
+    for name, routes in (("home", '["/"]'), ("product", '["/products/*"]')):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "fragment.toml").write_text(f'name = "{name}"\nversion = "1.0.0"\nslot = "main"\n'
+                                              f'entry = "i.js"\nroutes = {routes}\n')
+        (folder / "i.js").write_text("export function mount() {}")
+    app = Flask(__name__)
+    tessera = Tessera(app, frontends=tmp_path)
+    client = app.test_client()
+    home, product, missing = client.get("/"), client.get("/products/42"), client.get("/nowhere")
+    tessera.close()
+    assert 'name="home"' in home.get_data(as_text=True) and 'name="product"' not in home.get_data(as_text=True)
+    assert 'name="product"' in product.get_data(as_text=True)
+    assert missing.status_code == 404
+
+
+def test_registering_after_the_first_request_is_an_error(app, client):
+    client.get("/_tessera/health")
+    with pytest.raises(AssertionError, match="before the app serves its first request"):
+        app.extensions["tessera"].props("alpha")
