@@ -51,6 +51,8 @@ def main() -> None:
 def run(host, port, frontends, shell, broker, workers, remotes, origins, publish_token, app_path) -> None:
     """Serve the shell page composed of every fragment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if frontends is None and app_path is None and "TESSERA_FRONTENDS" not in os.environ:
+        frontends = Path("frontends")
     _export_settings(frontends=frontends, shell=shell, broker=broker, remotes=remotes,
                      origins=origins, publish_token=publish_token)
     if remotes:
@@ -71,8 +73,6 @@ def _export_settings(*, frontends, shell, broker, remotes, origins, publish_toke
         "TESSERA_ALLOWED_ORIGINS": ",".join(origins) or None,
         "TESSERA_PUBLISH_TOKEN": publish_token,
     }
-    if values["TESSERA_FRONTENDS"] is None and "TESSERA_FRONTENDS" not in os.environ:
-        values["TESSERA_FRONTENDS"] = str(Path("frontends").resolve())
     for name, value in values.items():
         if value is not None:
             os.environ[name] = value

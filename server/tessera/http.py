@@ -22,7 +22,7 @@ def register_routes(app: Flask, tessera: "Tessera") -> None:
     @blueprint.get("/<path:path>")
     def shell_page(path: str):
         url_path = "/" + path
-        if not tessera.composer.shows_path(url_path):
+        if path.startswith("_tessera/") or not tessera.composer.shows_path(url_path):
             abort(404)
         broker = tessera.bus.broker
         position = {"epoch": broker.epoch, "seq": broker.position()}

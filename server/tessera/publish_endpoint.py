@@ -28,7 +28,8 @@ def register_publish(app: Flask, tessera: "Tessera") -> None:
         if not token:
             abort(404)
         if not _authorized(request.headers.get("Authorization", ""), token):
-            return _reject(401, "missing or wrong bearer token"), {"WWW-Authenticate": 'Bearer realm="tessera"'}
+            body, status = _reject(401, "missing or wrong bearer token")
+            return body, status, {"WWW-Authenticate": 'Bearer realm="tessera"'}
         limit = tessera.settings["TESSERA_MAX_EVENT_BYTES"]
         body = request.get_data(cache=False)
         if len(body) > limit:

@@ -42,6 +42,10 @@ def register_socket(app: Flask, tessera: "Tessera") -> Hub:
         )
         connection.run()
 
+    @blueprint.get("/_tessera/ws")
+    def not_a_websocket():
+        abort(400, description="this endpoint speaks WebSocket only (see docs/protocol.md)")
+
     sock.init_app(app)
     app.register_blueprint(blueprint)
     return hub

@@ -54,6 +54,7 @@ class TesseraServer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise ServerDied(f"tessera run exited with {self.process.returncode}:\n{self.output()}")
             try:
                 with urllib.request.urlopen(self.url + "/_tessera/health", timeout=1):

@@ -1,0 +1,444 @@
+"""The wire protocol over a real WebSocket, against a real server with Python handlers."""
+
+import http.client as http_client
+import json
+import time
+import urllib.request
+
+import pytest
+
+from tessera.testing.client import SocketClient
+from tessera.testing.server import TesseraServer
+
+from conftest import FIXTURES
+
+TOKEN = "s3cret"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with TesseraServer(app="mirror_app:app", cwd=FIXTURES / "apps",
+                       options=["--publish-token", TOKEN, "--allowed-origin", "http://partner.example"], env={"TESSERA_RATE": "50"}) as running:
+        yield running
+        assert running.alive(), running.output()
+
+
+@pytest.fixture
+def connect(server):
+    clients = []
+
+    def open_client(user=None, **kwargs):
+        headers = {"X-Test-User": user} if user else {}
+        client = SocketClient(server.url, headers=headers, **kwargs)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        client.close()
+
+
+def http(server, path, body=None, headers=None, method=None):
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    req = urllib.request.Request(server.url + path, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        with error:
+            text = error.read()
+        return error.code, json.loads(text) if text.startswith(b"{") else text.decode()
+
+
+def python_publish(server, type, data=None, user=None):
+    return http(server, "/test/publish", {"type": type, "data": data, "user": user},
+                {"Content-Type": "application/json"})[1]
+
+
+# -- hello / welcome ------------------------------------------------------------------------
+
+def test_welcome_names_the_user_and_the_stream_position(connect):
+    welcome = connect("alice").hello()
+    assert welcome["user"] == "alice"
+    assert welcome["recovered"] is False and welcome["resumed"] is False
+    assert isinstance(welcome["epoch"], str) and isinstance(welcome["seq"], int)
+
+
+def test_first_frame_must_be_hello(connect):
+    client = connect("alice")
+    client.send({"type": "ping"})
+    error = client.expect("error")
+    assert error["code"] == "bad_frame" and "hello" in error["message"]
+
+
+def test_second_hello_is_refused(connect):
+    client = connect("alice")
+    client.hello()
+    client.send({"type": "hello", "page": "p"})
+    assert client.expect("error", skip=("replayed",))["code"] == "bad_frame"
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("not json", "bad_frame"),
+    ("[1, 2]", "bad_frame"),
+    ('{"type": "launch"}', "bad_frame"),
+    ('{"type": "subscribe", "patterns": "demo.>"}', "bad_frame"),
+    ('{"type": "subscribe", "patterns": ["demo.>.x"]}', "invalid"),
+    ('{"type": "publish"}', "bad_frame"),
+])
+def test_bad_frames_get_error_frames_and_the_connection_stays(connect, text, code):
+    client = connect("alice")
+    client.hello()
+    client.expect("replayed")
+    client.send(text)
+    assert client.expect("error")["code"] == code
+    client.send({"type": "ping"})
+    assert client.expect("pong")["type"] == "pong"
+
+
+def test_binary_frame_is_a_bad_frame(connect):
+    client = connect("alice")
+    client.hello()
+    client.expect("replayed")
+    client.ws.send(b"\x00\x01")
+    assert client.expect("error")["code"] == "bad_frame"
+
+
+# -- publish, ack, scopes ------------------------------------------------------------------
+
+def test_publish_is_acked_with_its_seq_and_reaches_python(server, connect):
+    client = connect("alice")
+    client.hello()
+    client.expect("replayed")
+    event = client.publish("demo.ping", {"n": 1})
+    ack = client.expect("ack")
+    assert ack["id"] == event["id"] and ack["seq"] > 0 and ack["duplicate"] is False
+    seen = http(server, "/test/seen")[1]
+    deadline = time.monotonic() + 5
+    while not any(s["seq"] == ack["seq"] for s in seen) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        seen = http(server, "/test/seen")[1]
+    mine = next(s for s in seen if s["seq"] == ack["seq"])
+    assert mine == {"type": "demo.ping", "user": "alice", "seq": ack["seq"], "source": "/shell", "data": {"n": 1}}
+
+
+def test_user_scope_reaches_the_same_users_other_pages_only(connect):
+    sender, same, other = connect("alice"), connect("alice"), connect("bob")
+    for client in (sender, same, other):
+        client.hello(["demo.>"])
+        client.expect("replayed")
+    event = sender.publish("demo.ping", {"n": 2})
+    sender.expect("ack")
+    got = same.events(1)[0]
+    assert (got["id"], got["type"], got["data"]) == (event["id"], "demo.ping", {"n": 2})
+    assert isinstance(got["seq"], int) and got["epoch"] == sender.welcome["epoch"]
+    with pytest.raises(TimeoutError):
+        other.events(1, timeout=0.5)
+    with pytest.raises(TimeoutError):
+        sender.events(1, timeout=0.3)
+
+
+def test_global_scope_reaches_every_subscribed_page(connect):
+    sender, bob, unsubscribed = connect("alice"), connect("bob"), connect("carol")
+    sender.hello()
+    bob.hello(["demo.*"])
+    unsubscribed.hello(["other.>"])
+    for client in (sender, bob, unsubscribed):
+        client.expect("replayed")
+    sender.publish("demo.shout", "hi")
+    assert bob.events(1)[0]["data"] == "hi"
+    with pytest.raises(TimeoutError):
+        unsubscribed.events(1, timeout=0.5)
+
+
+def test_subscribe_and_unsubscribe_change_what_arrives(connect):
+    sender, receiver = connect("alice"), connect("bob")
+    sender.hello()
+    receiver.hello([])
+    receiver.expect("replayed")
+    receiver.send({"type": "subscribe", "patterns": ["demo.shout"]})
+    time.sleep(0.1)
+    sender.publish("demo.shout", 1)
+    assert receiver.events(1)[0]["data"] == 1
+    receiver.send({"type": "unsubscribe", "patterns": ["demo.shout"]})
+    time.sleep(0.1)
+    sender.publish("demo.shout", 2)
+    with pytest.raises(TimeoutError):
+        receiver.events(1, timeout=0.5)
+
+
+@pytest.mark.parametrize(("type", "data", "source", "code"), [
+    ("demo.local", 1, "/shell", "forbidden"),
+    ("undeclared.topic", 1, "/shell", "forbidden"),
+    ("tessera.resync", 1, "/shell", "forbidden"),
+    ("demo.ping", {"n": 1}, "/server", "forbidden"),
+    ("demo.ping", {"n": "one"}, "/shell", "invalid"),
+    ("demo.ping", {}, "/fragments/alpha", "invalid"),
+])
+def test_rejected_publishes_get_tessera_error_codes_with_the_event_id(connect, type, data, source, code):
+    client = connect("alice")
+    client.hello()
+    client.expect("replayed")
+    event = client.publish(type, data, source=source)
+    error = client.expect("error")
+    assert (error["code"], error["event_id"]) == (code, event["id"])
+
+
+def test_invalid_cloudevent_is_invalid(connect):
+    client = connect("alice")
+    client.hello()
+    client.expect("replayed")
+    client.send({"type": "publish", "event": {"specversion": "0.3", "id": "x1", "type": "demo.ping",
+                                              "source": "/shell"}})
+    error = client.expect("error")
+    assert error["code"] == "invalid" and error["event_id"] == "x1" and "specversion" in error["message"]
+
+
+def test_too_large_event(connect):
+    client = connect("alice")
+    client.hello()
+    client.expect("replayed")
+    event = client.publish("demo.shout", "x" * 70000)
+    error = client.expect("error")
+    assert (error["code"], error["event_id"]) == ("too_large", event["id"])
+
+
+def test_rate_limit_answers_rate_limited_after_the_burst(connect):
+    client = connect("alice")
+    client.hello([])
+    client.expect("replayed")
+    for n in range(130):
+        client.publish("demo.shout", n)
+    kinds = [client.expect("ack", skip=()) if False else client.next() for _ in range(130)]
+    codes = [k.get("code") for k in kinds if k["type"] == "error"]
+    assert 0 < len(codes) and set(codes) == {"rate_limited"}
+    assert sum(1 for k in kinds if k["type"] == "ack") >= 100
+
+
+def test_duplicate_event_ids_are_dropped(connect):
+    sender, receiver = connect("alice"), connect("bob")
+    sender.hello()
+    receiver.hello(["demo.>"])
+    receiver.expect("replayed")
+    sender.expect("replayed")
+    first = sender.publish("demo.shout", 1, id="dup-1")
+    ack = sender.expect("ack")
+    sender.publish("demo.shout", 1, id="dup-1")
+    again = sender.expect("ack")
+    assert again["duplicate"] is True and again["seq"] == ack["seq"]
+    assert receiver.events(1)[0]["id"] == first["id"]
+    with pytest.raises(TimeoutError):
+        receiver.events(1, timeout=0.5)
+
+
+# -- Python: publish, respond --------------------------------------------------------------
+
+def test_python_publish_to_one_user(server, connect):
+    alice, bob = connect("alice"), connect("bob")
+    for client in (alice, bob):
+        client.hello(["order.>"])
+        client.expect("replayed")
+    sent = python_publish(server, "order.confirmed", {"id": 7}, user="alice")
+    got = alice.events(1)[0]
+    assert (got["id"], got["source"], got["data"]) == (sent["id"], "/server", {"id": 7})
+    with pytest.raises(TimeoutError):
+        bob.events(1, timeout=0.5)
+
+
+def test_python_publish_to_everyone(server, connect):
+    alice, bob = connect("alice"), connect("bob")
+    for client in (alice, bob):
+        client.hello(["stock.>"])
+        client.expect("replayed")
+    python_publish(server, "stock.changed", {"sku": "a", "stock": 3})
+    assert alice.events(1)[0]["data"] == bob.events(1)[0]["data"] == {"sku": "a", "stock": 3}
+
+
+def test_request_is_answered_by_a_python_responder(connect):
+    client = connect("alice")
+    client.hello()
+    client.expect("replayed")
+    client.request("pricing.quote", {"items": [{"price": 2.5, "qty": 2}]}, rid="q1")
+    reply = client.expect("reply")
+    assert reply == {"type": "reply", "rid": "q1", "data": {"total": 5.0, "user": "alice"}}
+
+
+@pytest.mark.parametrize(("type", "code"), [("nobody.home", "no_responder"), ("server.fail", "responder_failed")])
+def test_request_without_answer_replies_with_an_error(connect, type, code):
+    client = connect("alice")
+    client.hello()
+    client.expect("replayed")
+    client.request(type, rid="q2")
+    reply = client.expect("reply")
+    assert reply["rid"] == "q2" and reply["error"]["code"] == code
+
+
+def test_a_failing_python_subscriber_is_logged_with_its_name(server, connect):
+    client = connect("alice")
+    client.hello()
+    client.expect("replayed")
+    client.publish("demo.ping", {"n": 3})
+    client.expect("ack")
+    deadline = time.monotonic() + 5
+    while "mirror_app.explode" not in server.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "subscriber mirror_app.explode failed on demo.ping" in server.output()
+
+
+# -- replay and resync ------------------------------------------------------------------------
+
+def test_resume_replays_missed_events_in_order_once(server, connect):
+    first = connect("alice")
+    first.hello(["feed.>"])
+    first.expect("replayed")
+    python_publish(server, "feed.item", 0, user="alice")
+    position = {"epoch": first.welcome["epoch"], "seq": first.events(1)[0]["seq"]}
+    first.close()
+    sent = [python_publish(server, "feed.item", n, user="alice")["id"] for n in range(1, 11)]
+    python_publish(server, "feed.item", "for bob", user="bob")
+    again = connect("alice")
+    welcome = again.hello(["feed.>"], resume=position)
+    assert welcome["recovered"] is True
+    replay = again.events(10)
+    assert [e["id"] for e in replay] == sent
+    assert [e["seq"] for e in replay] == sorted(e["seq"] for e in replay)
+    replayed = again.expect("replayed")
+    assert replayed["seq"] >= replay[-1]["seq"]
+
+
+def test_gap_beyond_history_is_not_recovered(server, connect):
+    first = connect("alice")
+    welcome = first.hello(["feed.>"])
+    position = {"epoch": welcome["epoch"], "seq": welcome["seq"]}
+    for n in range(60):  # the app keeps TESSERA_HISTORY = 50
+        python_publish(server, "feed.item", n)
+    again = connect("alice")
+    welcome = again.hello(["feed.>"], resume=position)
+    assert welcome["recovered"] is False and welcome["resumed"] is True
+    assert again.expect("replayed")["seq"] == welcome["seq"]
+
+
+def test_unknown_epoch_is_not_recovered(connect):
+    client = connect("alice")
+    welcome = client.hello(resume={"epoch": "another-server", "seq": 3})
+    assert welcome["recovered"] is False and welcome["resumed"] is True
+
+
+def test_own_events_are_not_replayed_to_the_same_page(server, connect):
+    first = connect("alice")
+    welcome = first.hello(["demo.>"], page="page-1")
+    first.expect("replayed")
+    first.publish("demo.ping", {"n": 4})
+    first.expect("ack")
+    first.close()
+    again = connect("alice")
+    again.hello(["demo.>"], resume={"epoch": welcome["epoch"], "seq": welcome["seq"]}, page="page-1")
+    frame = again.next()
+    assert frame["type"] == "replayed"
+
+
+# -- HTTP publish -----------------------------------------------------------------------------
+
+def cloudevent(**extra):
+    return {"specversion": "1.0", "id": extra.pop("id", "n1"), "type": "notify.new", "source": "/billing",
+            "data": {"title": "Invoice"}, **extra}
+
+
+def test_http_publish_reaches_the_users_pages(server, connect):
+    alice, bob = connect("alice"), connect("bob")
+    for client in (alice, bob):
+        client.hello(["notify.>"])
+        client.expect("replayed")
+    status, body = http(server, "/_tessera/events", cloudevent(id="h1", user="alice"),
+                        {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/cloudevents+json"})
+    assert status == 202 and body["id"] == "h1" and body["seq"] > 0
+    got = alice.events(1)[0]
+    assert (got["id"], got["source"], got["data"]) == ("h1", "/billing", {"title": "Invoice"})
+    with pytest.raises(TimeoutError):
+        bob.events(1, timeout=0.5)
+
+
+def test_http_publish_as_curl_sends_it(server):
+    status, _ = http(server, "/_tessera/events", cloudevent(id="h2"), {"Authorization": f"Bearer {TOKEN}",
+                     "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 202
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), [
+    (cloudevent(), {}, 401),
+    (cloudevent(), {"Authorization": "Bearer wrong"}, 401),
+    (cloudevent(specversion="0.3"), {"Authorization": f"Bearer {TOKEN}"}, 400),
+    (b"{not json", {"Authorization": f"Bearer {TOKEN}"}, 400),
+    (cloudevent(user=7), {"Authorization": f"Bearer {TOKEN}"}, 400),
+    (cloudevent(type="tessera.resync"), {"Authorization": f"Bearer {TOKEN}"}, 400),
+    (cloudevent(data="x" * 70000), {"Authorization": f"Bearer {TOKEN}"}, 413),
+    (cloudevent(), {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/xml"}, 400),
+])
+def test_http_publish_rejections(server, body, headers, status):
+    got, answer = http(server, "/_tessera/events", body, {"Content-Type": "application/json"} | headers)
+    assert got == status
+    if status in (400, 401, 413):
+        assert isinstance(answer, dict) and answer["reason"]
+
+
+def test_http_publish_is_404_without_a_token(tessera_server):
+    assert http(tessera_server, "/_tessera/events", cloudevent(), {"Content-Type": "application/json"})[0] == 404
+
+
+# -- origins and keepalive ----------------------------------------------------------------------
+
+def upgrade_status(server, origin):
+    connection = http_client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    connection.request("GET", "/_tessera/ws", headers={
+        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": origin})
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_foreign_origin_is_refused_with_403(server):
+    assert upgrade_status(server, "http://evil.example") == 403
+    assert upgrade_status(server, f"http://127.0.0.1:{server.port + 1}") == 403
+
+
+def test_page_origin_is_accepted(server):
+    assert upgrade_status(server, server.url) == 101
+
+
+def test_plain_get_of_the_socket_is_a_clear_400(server):
+    status, text = http(server, "/_tessera/ws")
+    assert status == 400 and "WebSocket" in text
+
+
+def test_own_origin_is_accepted(server, connect):
+    # simple-websocket's client sends "Host: 127.0.0.1" without the port; a browser's Origin matches its Host
+    assert connect("alice", origin="http://127.0.0.1").hello()["user"] == "alice"
+
+
+def test_allowed_origin_is_accepted(server, connect):
+    assert connect("alice", origin="http://partner.example").hello()["user"] == "alice"
+
+
+def test_anonymous_users_get_distinct_ids_and_a_cookie_keeps_one(server, connect):
+    first, second = connect().hello()["user"], connect().hello()["user"]
+    assert first != second and first.startswith("anon-")
+    with urllib.request.urlopen(server.url + "/") as response:
+        cookie = response.headers["Set-Cookie"].split(";")[0]
+    assert connect(cookie=cookie).hello()["user"] == connect(cookie=cookie).hello()["user"]
+
+
+def test_ping_is_answered(connect):
+    client = connect("alice")
+    client.hello()
+    client.expect("replayed")
+    client.send({"type": "ping"})
+    assert client.expect("pong") == {"type": "pong"}
+
+
+def test_server_survives_a_client_that_vanishes_mid_frame(server, connect):
+    client = connect("alice")
+    client.hello()
+    client.ws.sock.shutdown(2)
+    assert http(server, "/_tessera/health")[0] == 200
+    assert connect("alice").hello()["user"] == "alice"
