@@ -1,0 +1,1 @@
+"""Tessera's benchmarks against peers: ``python -m bench`` (see bench/README.md)."""

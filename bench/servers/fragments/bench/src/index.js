@@ -1,0 +1,2 @@
+// The benchmark fragment renders nothing; it only declares bench.ping (fragment.toml).
+export function mount() {}
