@@ -25,3 +25,32 @@ def test_ci_runs_the_readme_test_command_verbatim():
     test_command = shell_commands(set_up)[1]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test_command in ci
+
+
+SETTINGS = ["TESSERA_BROKER", "TESSERA_FRONTENDS", "TESSERA_ALLOWED_ORIGINS", "TESSERA_PUBLISH_TOKEN",
+            "TESSERA_MAX_EVENT_BYTES", "TESSERA_RATE", "TESSERA_HISTORY", "TESSERA_FRAGMENT_TIMEOUT",
+            "TESSERA_SECRET_KEY"]
+OPTIONS = ["--host", "--port", "--frontends", "--shell", "--broker", "--workers", "--remote",
+           "--allowed-origin", "--publish-token", "--app"]
+
+
+def test_every_contract_setting_is_documented_with_its_default():
+    from tessera.config import SETTINGS as DEFAULTS
+
+    for name in SETTINGS:
+        assert f"`{name}`" in README, name
+        assert name in DEFAULTS, name
+    for name, default in [("TESSERA_MAX_EVENT_BYTES", "65536"), ("TESSERA_RATE", "100"),
+                          ("TESSERA_HISTORY", "10000"), ("TESSERA_FRAGMENT_TIMEOUT", "1.0")]:
+        assert re.search(rf"`{name}` \| `{re.escape(default)}`", README), name
+
+
+def test_every_cli_option_is_documented():
+    for option in OPTIONS:
+        assert f"`{option}" in README, option
+
+
+def test_every_error_code_is_documented():
+    protocol = (ROOT / "docs" / "protocol.md").read_text()
+    for code in ("forbidden", "invalid", "too_large", "rate_limited", "bad_frame"):
+        assert f"`{code}`" in README and f"`{code}`" in protocol, code

@@ -31,7 +31,7 @@ KNOWN_KEYS = {
     "name", "version", "slot", "entry", "styles", "template", "fallback", "routes",
     "publishes", "subscribes", "server",
 }
-DEFAULT_FALLBACK = '<p class="tessera-fallback-text">This part of the page is unavailable.</p>'
+DEFAULT_FALLBACK = "<p>This part of the page is unavailable.</p>"
 
 
 class ManifestError(ValueError):

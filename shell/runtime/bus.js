@@ -42,7 +42,10 @@ export class Core {
   deliver(event) {
     if (this.seen.has(event.id)) return false;
     this.seen.add(event.id);
-    if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value);
+    if (this.seen.size > SEEN_LIMIT) {
+      const oldest = this.seen.values().next().value;
+      if (oldest !== undefined) this.seen.delete(oldest);
+    }
     this.latest.set(event.type, event);
     for (const sub of this.subscriptions.slice()) {
       if (sub.active && matches(sub.pattern, event.type)) guard(sub.owner, `subscriber of "${sub.pattern}"`, () => sub.handler(event));
@@ -249,6 +252,7 @@ function check(problem) {
  * @returns {Promise<T>}
  */
 export function withTimeout(promise, timeout, type) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
   const expired = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`request "${type}" timed out after ${timeout} ms`)), timeout);

@@ -14,7 +14,7 @@
 
 /** @returns {string} */
 export function newId() {
-  if (globalThis.crypto?.randomUUID) return crypto.randomUUID().replaceAll("-", "");
+  if (typeof globalThis.crypto?.randomUUID === "function") return crypto.randomUUID().replaceAll("-", "");
   return Date.now().toString(16) + Math.random().toString(16).slice(2);
 }
 
