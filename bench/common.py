@@ -51,6 +51,7 @@ class Row:
     values: dict[str, float | None]
     note: str = ""
     runs: dict[str, list[float]] = field(default_factory=dict)
+    references: tuple[str, ...] = ()  # columns shown for scale, not competitors
 
     def ratio(self, peer: str) -> float | None:
         """Tessera's advantage over ``peer``: > 1 Tessera is better, < 1 Tessera loses."""

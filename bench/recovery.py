@@ -65,4 +65,5 @@ def run(settings: Settings) -> list[Row]:
               "flask-socketio fresh connect (no replay)": median(sio)}
     return [Row("recovery", f"reconnect + replay {MISSED:,} missed events", "ms", "lower", values,
                 "Flask-SocketIO has no replay: its reconnect loses the 1,000 events; connect times for scale",
-                {"tessera": replay, "tessera fresh connect": fresh, "flask-socketio fresh connect (no replay)": sio})]
+                {"tessera": replay, "tessera fresh connect": fresh, "flask-socketio fresh connect (no replay)": sio},
+                references=("tessera fresh connect", "flask-socketio fresh connect (no replay)"))]

@@ -442,3 +442,32 @@ def test_server_survives_a_client_that_vanishes_mid_frame(server, connect):
     client.ws.sock.shutdown(2)
     assert http(server, "/_tessera/health")[0] == 200
     assert connect("alice").hello()["user"] == "alice"
+
+
+def test_a_page_that_stops_reading_is_disconnected_instead_of_growing_memory(server):
+    import socket
+
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, CloseConnection, Message, Request
+
+    raw = socket.create_connection(("127.0.0.1", server.port))
+    ws = WSConnection(ConnectionType.CLIENT)
+    raw.sendall(ws.send(Request(host="127.0.0.1", target="/_tessera/ws",
+                                extra_headers=[(b"X-Test-User", b"sleepy")])))
+    ws.receive_data(raw.recv(65536))
+    assert any(isinstance(e, AcceptConnection) for e in ws.events())
+    raw.sendall(ws.send(Message(data=json.dumps({"type": "hello", "page": "sleepy", "subscribe": [">"]}))))
+    payload = {"blob": "x" * 60000}
+    for n in range(300):  # 18 MB the page never reads
+        status, _ = http(server, "/_tessera/events", cloudevent(id=f"slow-{n}", data=payload, user="sleepy"),
+                         {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        assert status == 202
+        if "is not reading" in server.output():
+            break
+    assert "page of sleepy is not reading its events; disconnecting it (4008)" in server.output()
+    raw.settimeout(15)
+    while data := raw.recv(1 << 20):  # what was sent before the eviction, then the close frame, then EOF
+        ws.receive_data(data)
+    raw.close()
+    closes = [e for e in ws.events() if isinstance(e, CloseConnection)]
+    assert [c.code for c in closes] == [4008]

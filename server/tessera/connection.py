@@ -5,14 +5,13 @@
 Live events that arrive while the connection is RESUMING are buffered and sent after the
 replay, so the page sees every event once and in order. Frames to the page go through one
 bounded queue drained by one writer thread (the socket's ``send`` is not thread-safe); a
-page that stops reading fills the queue and is disconnected with close code 4008.
+page that stops reading fills the queue (SEND_BUFFER) and is disconnected with close code 4008.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import queue
 import socket
 import threading
 from concurrent.futures import Executor
@@ -21,15 +20,16 @@ from typing import Any, Callable
 from .brokers.base import Envelope
 from .bus import Bus, NoResponder
 from .guard import Guard, RateLimit
+from .outbox import Outbox
 from .protocol import FrameError, encode, parse
 from .topics import matches
 
 log = logging.getLogger("tessera.connection")
 
-SEND_QUEUE = 4096
+SEND_BUFFER = 4 * 1024 * 1024  # characters of frames waiting for a page before it counts as not reading
 REPLAY_PUT_TIMEOUT = 10.0
 CLOSE_SLOW = 4008
-CLOSE_PROTOCOL = 4002
+CLOSE_GRACE = 5.0
 
 
 class State(enum.Enum):
@@ -57,8 +57,11 @@ class Connection:
         self.state = State.AWAITING_HELLO
         self.lock = threading.Lock()
         self.buffer: list[Envelope] = []
-        self.outgoing: queue.Queue[str | None] = queue.Queue(maxsize=SEND_QUEUE)
+        self.outgoing = Outbox(SEND_BUFFER)
         self.unregister: Callable[[], None] = lambda: None
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.reader_done = threading.Event()
 
     # -- life ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -75,24 +78,29 @@ class Connection:
             if type(error).__name__ != "ConnectionClosed":
                 log.warning("connection of %s ended: %r", self.user, error)
         finally:
+            self.reader_done.set()
             self.close()
             writer.join(timeout=2)
 
     def close(self, code: int | None = None, reason: str = "") -> None:
+        """Stop relaying; with ``code``, the writer ends the socket with that close code.
+
+        Frames still queued are dropped. A page that does not answer the close frame
+        within CLOSE_GRACE seconds has its TCP connection shut down.
+        """
         with self.lock:
             if self.state is State.CLOSED:
                 return
             self.state = State.CLOSED
+            self.close_code, self.close_reason = code, reason
         self.unregister()
-        self._put_nowait(None)
+        self.outgoing.close()
         if code is not None:
-            threading.Thread(target=self._close_socket, args=(code, reason), daemon=True).start()
+            threading.Thread(target=self._shut_if_stuck, daemon=True).start()
 
-    def _close_socket(self, code: int, reason: str) -> None:
-        closer = threading.Thread(target=self.ws.close, kwargs={"reason": code, "message": reason}, daemon=True)
-        closer.start()
-        closer.join(timeout=1)
-        if closer.is_alive():  # the peer does not read: drop the TCP connection
+    def _shut_if_stuck(self) -> None:
+        """The page has CLOSE_GRACE seconds to take the close frame and answer it."""
+        if not self.reader_done.wait(CLOSE_GRACE):
             try:
                 self.ws.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -193,33 +201,23 @@ class Connection:
         return any(matches(pattern, envelope.event.type) for pattern in self.patterns)
 
     def send(self, frame: dict[str, Any], *, timeout: float | None = None) -> None:
-        text = encode(frame)
-        if timeout is None:
-            self._put_nowait(text)
-            return
-        try:
-            self.outgoing.put(text, timeout=timeout)
-        except queue.Full:
+        """Queue a frame for the writer; a page that lets the queue fill up is disconnected."""
+        if not self.outgoing.put(encode(frame), timeout=timeout):
             self._evict()
-
-    def _put_nowait(self, text: str | None) -> None:
-        try:
-            self.outgoing.put_nowait(text)
-        except queue.Full:
-            if text is not None:
-                self._evict()
 
     def _evict(self) -> None:
         log.warning("page of %s is not reading its events; disconnecting it (%d)", self.user, CLOSE_SLOW)
         self.close(CLOSE_SLOW, "too slow: reconnect to resume")
 
     def _write_loop(self) -> None:
-        while (text := self.outgoing.get()) is not None:
-            try:
+        """The only thread that writes to the socket: frames, then the close frame if any."""
+        try:
+            while (text := self.outgoing.get()) is not None:
                 self.ws.send(text)
-            except Exception:
-                self.close()
-                return
+            if self.close_code is not None:
+                self.ws.close(reason=self.close_code, message=self.close_reason)
+        except Exception:  # the peer is gone; the read loop sees it too
+            self.close()
 
 
 def _event_frame(envelope: Envelope) -> dict[str, Any]:
