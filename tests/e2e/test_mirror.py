@@ -9,6 +9,7 @@ import pytest
 from tessera.testing.proxy import NetworkProxy
 
 from conftest import FIXTURES
+from live import python_publish
 
 pytestmark = pytest.mark.browser
 
@@ -33,14 +34,6 @@ def proxy_to():
     yield start
     for proxy in proxies:
         proxy.close()
-
-
-def python_publish(server, type, data=None, user=None):
-    request = urllib.request.Request(server.url + "/test/publish", method="POST",
-                                     data=json.dumps({"type": type, "data": data, "user": user}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
 
 
 def wait_open(page):
