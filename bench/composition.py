@@ -2,7 +2,7 @@
 
 - requests/s of ``GET /`` of the demo shop on a real ``tessera run`` (composes 5 fragments:
   manifests, Jinja templates, props, import map, config) vs plain Flask returning the same
-  final HTML bytes through ``render_template_string`` (fetched once from Tessera). Load: ``wrk``
+  final HTML bytes through ``render_template_string`` (fetched once from Tessera), and the same from a template compiled once. Load: ``wrk``
   (2 threads, 8 connections, keep-alive) with the returning visitor's cookie, so Tessera does not
   mint an anonymous id per request. wrk and the server share the 2 cores, for both contenders.
 - ms from navigation start to ``tessera.ready`` resolving in Chromium (warm cache, new page
@@ -71,7 +71,8 @@ def run(settings: Settings) -> list[Row]:
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is missing: run `apt-get update && apt-get install -y wrk`")
     seconds = settings.scale(5, 2)
-    rps: dict[str, list[float]] = {"tessera": [], "plain flask render_template_string": []}
+    rps: dict[str, list[float]] = {"tessera": [], "plain flask render_template_string": [],
+                                   "plain flask, template compiled once": []}
     with Server.tessera(app=None) as tessera:
         html, cookie = fetch(tessera.url + "/")
         with tempfile.NamedTemporaryFile("wb", suffix=".html", delete=False) as page:
@@ -79,14 +80,16 @@ def run(settings: Settings) -> list[Row]:
         with Server.peer("plain_flask", page.name) as plain:
             plain_html, _ = fetch(plain.url + "/")
             assert plain_html == html, "the plain Flask page differs from Tessera's"
-            servers = {"tessera": (tessera, cookie), "plain flask render_template_string": (plain, "")}
-            wrk(tessera.url + "/", 1, cookie)  # warm-up
-            wrk(plain.url + "/", 1, "")
-            names = list(servers)
+            assert fetch(plain.url + "/cached")[0] == html
+            urls = {"tessera": (tessera.url + "/", cookie), "plain flask render_template_string": (plain.url + "/", ""),
+                    "plain flask, template compiled once": (plain.url + "/cached", "")}
+            for url, cookie_ in urls.values():
+                wrk(url, 1, cookie_)  # warm-up
+            names = list(urls)
             for r in range(settings.scale(3, 1)):
-                for name in names[r % 2:] + names[:r % 2]:
-                    server, cookie_ = servers[name]
-                    rps[name].append(wrk(server.url + "/", seconds, cookie_))
+                for name in names[r % 3:] + names[:r % 3]:
+                    url, cookie_ = urls[name]
+                    rps[name].append(wrk(url, seconds, cookie_))
                     print(f"  composition run {r + 1}: {name:35} {rps[name][-1]:,.0f} requests/s", flush=True)
         ready, dcl = ready_times(tessera.url + "/", settings.scale(15, 3))
         print(f"  composition: navigation → tessera.ready median {median(ready):.1f} ms, "

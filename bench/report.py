@@ -37,6 +37,7 @@ def machine() -> dict[str, str]:
         "Memory": f"{memory / 1024 / 1024:.1f} GiB",
         "OS": f"{platform.system()} {platform.release()}",
         "Python": platform.python_version(),
+        "Tessera commit": _run(["git", "-C", str(BENCH.parent), "describe", "--always", "--dirty"]),
         "Chromium": _run(["chromium", "--version"]),
         "wrk": _run(["wrk", "-v"]).splitlines()[0] if _run(["wrk", "-v"]) else "missing",
         "Python packages": ", ".join(versions),
@@ -110,17 +111,25 @@ def write(rows: list[Row], profile: dict | None, *, command: str, seconds: float
             runs = "; ".join(f"{name}: " + ", ".join(fmt(v, row.unit) for v in values if v is not None)
                              for name, values in row.runs.items())
             lines.append(f"  - runs: {runs}")
+    lines += ["", "## Where Tessera loses and why", "", "Comparisons below 0.95× in this run:", ""]
+    for row in rows:
+        for peer in row.values:
+            ratio = row.ratio(peer)
+            if peer != "tessera" and peer not in row.references and ratio is not None and ratio < 0.95:
+                lines.append(f"- {row.benchmark} / {row.metric}: {ratio:.2f}× of {peer}")
     if profile:
-        lines += ["", "## Profiles (this run)", ""] + profile_lines(profile)
+        lines += ["", "### Profiles (this run)", ""] + profile_lines(profile)
+    analysis = BENCH / "analysis.md"
+    if analysis.exists():
+        lines += ["", analysis.read_text(encoding="utf-8").strip()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def profile_lines(profile: dict) -> list[str]:
     lines = []
-    server = profile.get("server")
-    if server:
+    for server in profile.get("server", []):
         where = f" ({server['row'][0]}: {server['row'][2]:.2f}× of {server['row'][1]})" if server.get("row") else ""
-        lines += [f"### Server: py-spy on Tessera during `{server['benchmark']}`{where}", "",
+        lines += [f"#### Server: py-spy on Tessera during `{server['benchmark']}`{where}", "",
                   f"Flame graph `bench/{server['svg']}`, collapsed stacks `bench/{server['raw']}`; "
                   f"{server['samples']} samples of the thread holding the GIL.", "",
                   "| Own time | Frame | | Total time | Frame |", "|---:|---|---|---:|---|"]
@@ -129,7 +138,7 @@ def profile_lines(profile: dict) -> list[str]:
         lines.append("")
     inpage = profile.get("inpage")
     if inpage:
-        lines += ["### Page: Chromium CPU profile of `tessera.bus.publish` to 10 subscribers", "",
+        lines += ["#### Page: Chromium CPU profile of `tessera.bus.publish` to 10 subscribers", "",
                   f"`bench/{inpage['file']}` (open in DevTools › Performance); {inpage['samples']} samples, "
                   f"garbage collector {inpage['gc']:.1%} of them. Own time, share of non-idle samples:", ""]
         lines += [f"- {share:.1%} `{frame}`" for frame, share in inpage["own"]]

@@ -17,8 +17,7 @@ from live import TOKEN, cloudevent, http
 def test_http_publish_reaches_the_users_pages(server, connect):
     alice, bob = connect("alice"), connect("bob")
     for client in (alice, bob):
-        client.hello(["notify.>"])
-        client.expect("replayed")
+        client.join(["notify.>"])
     status, body = http(server, "/_tessera/events", cloudevent(id="h1", user="alice"),
                         {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/cloudevents+json"})
     assert status == 202 and body["id"] == "h1" and body["seq"] > 0
@@ -100,8 +99,7 @@ def test_anonymous_users_get_distinct_ids_and_a_cookie_keeps_one(server, connect
 
 def test_ping_is_answered(connect):
     client = connect("alice")
-    client.hello()
-    client.expect("replayed")
+    client.join()
     client.send({"type": "ping"})
     assert client.expect("pong") == {"type": "pong"}
 

@@ -133,3 +133,27 @@ def test_a_new_fragment_folder_appears_after_a_restart(tmp_path, tessera_server_
     assert fragment(page, "hello").get_attribute("data-state") == "mounted"
     fragment(page, "catalog").locator("[data-action=add][data-sku=col-huila]").click()
     assert page.inner_text("[data-test=hello]") == "You added Huila Pink Bourbon"
+
+
+def test_after_a_long_outage_the_cart_refetches_its_state(tessera_server_factory, tessera_open, tessera_browser):
+    from tessera.testing.proxy import NetworkProxy
+
+    server = tessera_server_factory(ROOT / "frontends", env={"TESSERA_HISTORY": "3"})
+    proxy = NetworkProxy(server.port).start()
+    try:
+        alice = tessera_browser.new_context()
+        offline = tessera_open("/", context=alice, base=proxy.url)
+        online = tessera_open("/", context=alice, base=server.url)
+        wait_open(offline), wait_open(online)
+        proxy.cut()
+        offline.wait_for_function("window.tessera.connection.state !== 'open'")
+        for sku in ("eth-yirgacheffe", "col-huila", "ken-nyeri", "gua-antigua", "sum-decaf"):
+            fragment(online, "catalog").locator(f"[data-action=add][data-sku={sku}]").click()
+        proxy.restore()
+        offline.wait_for_function(
+            "document.querySelectorAll('tessera-fragment[name=cart] li[data-sku]').length === 5", timeout=20000)
+        assert offline.evaluate("window.tessera.bus.last('tessera.resync') !== undefined")
+        assert sorted(cart_skus(offline)) == sorted(cart_skus(online))
+        alice.close()
+    finally:
+        proxy.close()

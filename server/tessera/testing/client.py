@@ -52,6 +52,17 @@ class SocketClient:
         self.welcome = self.expect("welcome")
         return self.welcome
 
+    def join(self, subscribe: list[str] = (">",), resume: dict | None = None, page: str | None = None) -> dict:
+        """``hello``, then wait for the replay to end (``replayed``); returns the welcome."""
+        welcome = self.hello(subscribe, resume, page)
+        self.expect("replayed", timeout=10)
+        return welcome
+
+    def sync(self) -> None:
+        """Ping and wait for the pong: every frame sent before has been handled by the server."""
+        self.send({"type": "ping"})
+        self.expect("pong", skip=())
+
     def publish(self, type: str, data: Any = None, *, source: str = "/shell", id: str | None = None) -> dict:
         """Send a publish frame; returns the event sent (read the ack with ``expect("ack")``)."""
         event = Event(type=type, data=data, source=source, id=id or Event(type="x").id).to_dict()
