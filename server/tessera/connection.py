@@ -17,6 +17,8 @@ import threading
 from concurrent.futures import Executor
 from typing import Any, Callable
 
+from simple_websocket import ConnectionClosed
+
 from .brokers.base import Envelope
 from .bus import Bus, NoResponder
 from .guard import Guard, RateLimit
@@ -74,9 +76,10 @@ class Connection:
                 if text is None:
                     continue
                 self.handle(text)
-        except Exception as error:  # the socket closed, or the peer vanished
-            if type(error).__name__ != "ConnectionClosed":
-                log.warning("connection of %s ended: %r", self.user, error)
+        except ConnectionClosed:
+            pass
+        except OSError as error:  # the peer vanished without a close frame
+            log.info("connection of %s ended: %r", self.user, error)
         finally:
             self.reader_done.set()
             self.close()
@@ -117,6 +120,8 @@ class Connection:
             getattr(self, f"on_{frame['type']}")(frame)
         except FrameError as error:
             self.send(error.frame())
+        except Exception:  # our fault, not the page's: keep serving; an unacked publish is resent
+            log.exception("could not handle a frame from %s", self.user)
 
     def on_hello(self, frame: dict[str, Any]) -> None:
         self.page = frame["page"]
