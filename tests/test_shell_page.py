@@ -84,6 +84,11 @@ def test_anonymous_visitor_gets_a_signed_cookie_and_keeps_their_id(client):
     assert config_of(client.get("/").get_data(as_text=True))["user"] == user
 
 
+def test_only_the_root_and_declared_routes_are_pages(client):
+    assert client.get("/favicon.ico").status_code == 404
+    assert client.get("/no/such/page").status_code == 404
+
+
 def test_fragments_endpoint(client):
     listing = client.get("/_tessera/fragments").get_json()
     assert {(f["name"], f["version"], f["slot"], f["state"]) for f in listing} == {

@@ -48,7 +48,9 @@ class Composer:
         }
 
     def shows_path(self, path: str) -> bool:
-        return any(route_matches(f.routes, path) for f in self.registry.fragments)
+        """Whether ``path`` is a page: "/" or a path some fragment's ``routes`` name."""
+        return path == "/" or any(f.routes is not None and route_matches(f.routes, path)
+                                  for f in self.registry.fragments)
 
     def render(self, path: str, user: str | None, position: dict[str, Any] | None = None) -> str:
         fragments = [f for f in self.registry.fragments if route_matches(f.routes, path)]

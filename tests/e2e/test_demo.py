@@ -1,7 +1,6 @@
 """The bundled demo shop, as a visitor and a backend would use it."""
 
 import json
-import shutil
 import urllib.request
 
 import pytest
@@ -112,27 +111,6 @@ def test_backend_notification_over_http_appears_in_that_users_bell(tessera_open,
     assert fragment(alice, "header").get_by_text("Invoice ready").is_visible()
     bob.wait_for_timeout(300)
     assert bob.locator("tessera-fragment[name=header] .header-badge").is_hidden()
-
-
-def test_a_new_fragment_folder_appears_after_a_restart(tmp_path, tessera_server_factory, tessera_open):
-    frontends = tmp_path / "frontends"
-    shutil.copytree(ROOT / "frontends", frontends, ignore=shutil.ignore_patterns("__pycache__"))
-    hello = frontends / "hello"
-    (hello / "src").mkdir(parents=True)
-    (hello / "fragment.toml").write_text('name = "hello"\nversion = "0.1.0"\nslot = "aside"\n'
-                                         'entry = "src/index.js"\ntemplate = "src/hello.html"\n'
-                                         '[subscribes."cart.item.added"]\n')
-    (hello / "src" / "hello.html").write_text('<p data-test="hello">Hello, {{ user }}</p>')
-    (hello / "src" / "index.js").write_text(
-        "export function mount(el, ctx) {\n"
-        "  ctx.bus.subscribe('cart.item.added', (e) => {\n"
-        "    el.querySelector('[data-test=hello]').textContent = `You added ${e.data.name}`;\n"
-        "  });\n}\n")
-    server = tessera_server_factory(frontends)
-    page = tessera_open("/", base=server.url)
-    assert fragment(page, "hello").get_attribute("data-state") == "mounted"
-    fragment(page, "catalog").locator("[data-action=add][data-sku=col-huila]").click()
-    assert page.inner_text("[data-test=hello]") == "You added Huila Pink Bourbon"
 
 
 def test_after_a_long_outage_the_cart_refetches_its_state(tessera_server_factory, tessera_open, tessera_browser):
