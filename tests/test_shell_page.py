@@ -99,6 +99,7 @@ def test_fragments_endpoint(client):
 def test_health_endpoint(client):
     body = client.get("/_tessera/health").get_json()
     assert body["status"] == "ok" and body["broker"]["url"] == "memory://"
+    assert body["connections"] == 0
 
 
 def test_custom_shell_template(tmp_path):

@@ -53,7 +53,8 @@ def register_routes(app: Flask, tessera: "Tessera") -> None:
     def health():
         broker = tessera.bus.broker.health()
         status = "ok" if broker.get("ok") else "degraded"
-        return jsonify({"status": status, "broker": broker}), 200 if status == "ok" else 503
+        body = {"status": status, "broker": broker, "connections": len(tessera.hub)}
+        return jsonify(body), 200 if status == "ok" else 503
 
     app.register_blueprint(blueprint)
 
