@@ -59,6 +59,7 @@ class Connection:
         self.state = State.AWAITING_HELLO
         self.lock = threading.Lock()
         self.buffer: list[Envelope] = []
+        self.floor = 0  # seq up to which the page has been sent (or excused from) every event
         self.outgoing = Outbox(SEND_BUFFER)
         self.unregister: Callable[[], None] = lambda: None
         self.close_code: int | None = None
@@ -137,15 +138,18 @@ class Connection:
                    "resumed": resume is not None, "user": self.user})
         for envelope in replay or []:
             if self.wants(envelope):
-                self.send(_event_frame(envelope), timeout=REPLAY_PUT_TIMEOUT)
-        with self.lock:
+                self.send(event_frame(envelope), timeout=REPLAY_PUT_TIMEOUT)
+        with self.lock:  # live events that arrived meanwhile, then OPEN: nothing missed, nothing twice
+            self.floor = position
             for envelope in self.buffer:
-                if envelope.event.seq > position and self.wants(envelope):
-                    self.send(_event_frame(envelope))
+                if envelope.event.seq > self.floor:
+                    self.floor = envelope.event.seq
+                    if self.wants(envelope):
+                        self.send(event_frame(envelope))
             self.buffer.clear()
+            self.send({"type": "replayed", "epoch": broker.epoch, "seq": self.floor})
             if self.state is State.RESUMING:
                 self.state = State.OPEN
-        self.send({"type": "replayed", "epoch": broker.epoch, "seq": position})
 
     def on_subscribe(self, frame: dict[str, Any]) -> None:
         self.patterns = self.patterns | set(frame["patterns"])
@@ -186,16 +190,16 @@ class Connection:
         self.send(reply)
 
     # -- events to the page -----------------------------------------------------------------
-    def offer(self, envelope: Envelope) -> None:
-        """Called by the hub for every stored event, in order, on the broker's thread."""
+    def offer(self, envelope: Envelope, text: str) -> None:
+        """Called by the hub for every stored event, in order; ``text`` is its encoded frame."""
         with self.lock:
             if self.state is State.RESUMING:
                 self.buffer.append(envelope)
                 return
-            if self.state is not State.OPEN:
-                return
+            if self.state is not State.OPEN or envelope.event.seq <= self.floor:
+                return  # the hub may still hold events that the replay already covered
         if self.wants(envelope):
-            self.send(_event_frame(envelope))
+            self._queue_text(text)
 
     def wants(self, envelope: Envelope) -> bool:
         """Whether this page asked for, and may see, ``envelope``."""
@@ -207,7 +211,10 @@ class Connection:
 
     def send(self, frame: dict[str, Any], *, timeout: float | None = None) -> None:
         """Queue a frame for the writer; a page that lets the queue fill up is disconnected."""
-        if not self.outgoing.put(encode(frame), timeout=timeout):
+        self._queue_text(encode(frame), timeout)
+
+    def _queue_text(self, text: str, timeout: float | None = None) -> None:
+        if not self.outgoing.put(text, timeout=timeout):
             self._evict()
 
     def _evict(self) -> None:
@@ -225,6 +232,7 @@ class Connection:
             self.close()
 
 
-def _event_frame(envelope: Envelope) -> dict[str, Any]:
+def event_frame(envelope: Envelope) -> dict[str, Any]:
+    """The frame that carries one event to a page."""
     return {"type": "event", "event": envelope.event.to_dict()}
 

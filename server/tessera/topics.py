@@ -8,6 +8,7 @@ more segments). Both languages are pinned by ``tests/topic_cases.json``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 MAX_TOPIC_LENGTH = 200
 RESERVED_PREFIX = "tessera."
@@ -66,13 +67,17 @@ def is_reserved(topic: str) -> bool:
 
 def matches(pattern: str, topic: str) -> bool:
     """Whether ``topic`` matches ``pattern`` (both assumed valid)."""
-    want = pattern.split(".")
+    exact, want, rest = _compiled(pattern)
+    if exact:
+        return topic == pattern
     have = topic.split(".")
-    for index, segment in enumerate(want):
-        if segment == ">":
-            return len(have) > index
-        if index >= len(have):
-            return False
-        if segment != "*" and segment != have[index]:
-            return False
-    return len(want) == len(have)
+    if len(have) < len(want) if rest else len(have) != len(want):
+        return False
+    return all(w == "*" or w == ">" or w == h for w, h in zip(want, have))
+
+
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> tuple[bool, tuple[str, ...], bool]:
+    """(no wildcards, segments, ends with ">"): split once per pattern, not once per event."""
+    want = tuple(pattern.split("."))
+    return "*" not in want and ">" not in want, want, want[-1] == ">"

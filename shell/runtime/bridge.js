@@ -176,7 +176,10 @@ const HANDLERS = {
   welcome: (bridge, frame) => bridge.welcome(frame),
   event: (bridge, frame) => bridge.event(frame),
   replayed: (bridge, frame) => {
-    bridge.position = { epoch: frame.epoch, seq: frame.seq };
+    const { position } = bridge;
+    if (!position || position.epoch !== frame.epoch || position.seq < frame.seq) {
+      bridge.position = { epoch: frame.epoch, seq: frame.seq };
+    }
   },
   ack: (bridge, frame) => {
     bridge.outbox.delete(frame.id);

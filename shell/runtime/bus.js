@@ -2,7 +2,7 @@
 // a Mirror (bridge.js) may be attached to carry user/global events to the server.
 
 import { createEvent } from "./events.js";
-import { matches, topicProblem } from "./topics.js";
+import { compile, topicProblem } from "./topics.js";
 
 /** @typedef {import("./events.js").TesseraEvent} TesseraEvent */
 /** @typedef {(event: TesseraEvent) => void} Handler */
@@ -14,7 +14,7 @@ import { matches, topicProblem } from "./topics.js";
  * @property {(pattern: string) => void} watch          ask the server for matching events
  * @property {(pattern: string) => void} unwatch
  */
-/** @typedef {{pattern: string, handler: Handler, owner: string, active: boolean}} Subscription */
+/** @typedef {{pattern: string, test: (topic: string) => boolean, handler: Handler, owner: string, active: boolean}} Subscription */
 
 const SEEN_LIMIT = 2000;
 export const RESERVED = "tessera.";
@@ -48,7 +48,7 @@ export class Core {
     }
     this.latest.set(event.type, event);
     for (const sub of this.subscriptions.slice()) {
-      if (sub.active && matches(sub.pattern, event.type)) guard(sub.owner, `subscriber of "${sub.pattern}"`, () => sub.handler(event));
+      if (sub.active && sub.test(event.type)) guard(sub.owner, `subscriber of "${sub.pattern}"`, () => sub.handler(event));
     }
     globalThis.dispatchEvent?.(new CustomEvent(event.type, { detail: event }));
     return true;
@@ -132,7 +132,7 @@ export class Bus {
     check(topicProblem(pattern, true));
     if (typeof handler !== "function") throw new TypeError("subscribe(pattern, handler): handler must be a function");
     /** @type {Subscription} */
-    const sub = { pattern, handler, owner: this.owner, active: true };
+    const sub = { pattern, test: compile(pattern), handler, owner: this.owner, active: true };
     this.core.subscriptions.push(sub);
     this.core.watch(pattern);
     return () => this.core.remove(sub);

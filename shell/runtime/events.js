@@ -12,10 +12,17 @@
  * @property {string} [epoch]
  */
 
-/** @returns {string} */
+const PAGE = typeof globalThis.crypto?.randomUUID === "function"
+  ? crypto.randomUUID().replaceAll("-", "")
+  : Array.from({ length: 4 }, () => Math.random().toString(16).slice(2, 10)).join("");
+let counter = 0;
+
+/**
+ * A unique event id: a random 128-bit prefix per page load and a counter (no UUID per event).
+ * @returns {string}
+ */
 export function newId() {
-  if (typeof globalThis.crypto?.randomUUID === "function") return crypto.randomUUID().replaceAll("-", "");
-  return Date.now().toString(16) + Math.random().toString(16).slice(2);
+  return PAGE + (++counter).toString(36);
 }
 
 /**

@@ -28,17 +28,30 @@ export function topicProblem(text, pattern = false) {
 }
 
 /**
+ * A function testing topics against `pattern` (assumed valid), split once, not per event.
+ * @param {string} pattern
+ * @returns {(topic: string) => boolean}
+ */
+export function compile(pattern) {
+  if (!pattern.includes("*") && !pattern.includes(">")) return (topic) => topic === pattern;
+  const want = pattern.split(".");
+  const rest = want[want.length - 1] === ">";
+  return (topic) => {
+    const have = topic.split(".");
+    if (rest ? have.length < want.length : have.length !== want.length) return false;
+    for (let i = 0; i < want.length; i++) {
+      if (want[i] === ">") return true;
+      if (want[i] !== "*" && want[i] !== have[i]) return false;
+    }
+    return true;
+  };
+}
+
+/**
  * Whether `topic` matches `pattern` (both assumed valid).
  * @param {string} pattern
  * @param {string} topic
  */
 export function matches(pattern, topic) {
-  const want = pattern.split(".");
-  const have = topic.split(".");
-  for (let i = 0; i < want.length; i++) {
-    if (want[i] === ">") return have.length > i;
-    if (i >= have.length) return false;
-    if (want[i] !== "*" && want[i] !== have[i]) return false;
-  }
-  return want.length === have.length;
+  return compile(pattern)(topic);
 }
