@@ -16,6 +16,13 @@ def test_welcome_names_the_user_and_the_stream_position(connect):
     assert isinstance(welcome["epoch"], str) and isinstance(welcome["seq"], int)
 
 
+def test_pong_frames_are_accepted_silently(connect):
+    client = connect("alice")
+    client.join()
+    client.send({"type": "pong"})
+    client.sync()  # the next frame is the pong to our ping: no error came before it
+
+
 def test_first_frame_must_be_hello(connect):
     client = connect("alice")
     client.send({"type": "ping"})

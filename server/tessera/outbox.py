@@ -1,54 +1,63 @@
-"""Frames waiting for a connection's writer thread, bounded in bytes, not in count."""
+"""Frames waiting for a connection's writer thread, bounded in characters, not in count.
+
+Built on ``queue.SimpleQueue`` (implemented in C): the fan-out thread hands one frame to
+each of N connections per event, so the hand-off must be cheap. Only a producer that
+waits for room (the replay) pays for a ``threading.Event``.
+"""
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections import deque
+import time
 
 
 class Outbox:
-    """A FIFO of encoded frames that holds at most ``limit`` characters.
+    """A FIFO of encoded frames holding at most ``limit`` characters (one larger frame fits alone).
 
-    ``put`` refuses (returns False) a frame that would pass the limit, or waits up to
-    ``timeout`` seconds for room; a refused frame means the page is not reading.
+    ``put`` refuses (returns False) a frame that does not fit, or waits up to ``timeout``
+    seconds for room; a refused frame means the page is not reading.
     """
 
     def __init__(self, limit: int):
         self.limit = limit
-        self._frames: deque[str] = deque()
+        self._frames: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._size = 0
+        self._lock = threading.Lock()
+        self._room = threading.Event()
+        self._waiting = False
         self._closed = False
-        self._changed = threading.Condition()
 
     def put(self, text: str, timeout: float | None = None) -> bool:
-        with self._changed:
-            if timeout:
-                self._changed.wait_for(lambda: self._fits(text) or self._closed, timeout)
-            if self._closed:
-                return True
-            if not self._fits(text):
+        deadline = time.monotonic() + (timeout or 0)
+        while True:
+            with self._lock:
+                if self._closed:
+                    return True
+                if self._size == 0 or self._size + len(text) <= self.limit:
+                    self._size += len(text)
+                    self._frames.put(text)
+                    return True
+                self._waiting = bool(timeout)
+                self._room.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._room.wait(remaining):
                 return False
-            self._frames.append(text)
-            self._size += len(text)
-            self._changed.notify_all()
-            return True
-
-    def _fits(self, text: str) -> bool:
-        return not self._frames or self._size + len(text) <= self.limit
 
     def get(self) -> str | None:
-        """The next frame; None once the outbox is closed."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._frames or self._closed)
-            if self._closed:
+        """The next frame; None once the outbox is closed (frames still queued are dropped)."""
+        text = self._frames.get()
+        with self._lock:
+            if self._closed or text is None:
                 return None
-            text = self._frames.popleft()
             self._size -= len(text)
-            self._changed.notify_all()
-            return text
+            if self._waiting:
+                self._waiting = False
+                self._room.set()
+        return text
 
     def close(self) -> None:
-        with self._changed:
+        with self._lock:
             self._closed = True
-            self._frames.clear()
-            self._changed.notify_all()
+            self._room.set()
+        self._frames.put(None)
