@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .common import BENCH, REPO, Deadline, Row, Server, launch_chromium
+from .common import BENCH, REPO, Row, Server, launch_chromium
 
 SECONDS = 10
 RATE = 100  # py-spy falls behind at higher rates with the hundreds of threads Tessera runs
