@@ -65,3 +65,25 @@ def test_help_lists_the_contract_options():
     for option in ("--host", "--port", "--frontends", "--shell", "--broker", "--workers", "--remote",
                    "--allowed-origin", "--publish-token", "--app"):
         assert option in done.stdout
+
+
+def test_port_in_use_is_one_line(tessera_server):
+    line = one_line_error(tessera("run", "--frontends", str(FIXTURES / "shop"), "--port", str(tessera_server.port)))
+    assert f"127.0.0.1:{tessera_server.port}" in line and "--port" in line
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("import nowhere_to_be_found\n", "server.py raised ModuleNotFoundError"),
+    ("def setup(tessera):\n    raise ValueError('no stock file')\n", "setup(tessera) of server.py raised ValueError: "
+                                                                       "no stock file (line 2)"),
+    ("x = 1\n", "server.py must define setup(tessera)"),
+])
+def test_broken_fragment_server_module_is_one_line(tmp_path, code, message):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "fragment.toml").write_text('name = "shop"\nversion = "1.0.0"\nslot = "main"\n'
+                                          'entry = "i.js"\nserver = "server.py"\n')
+    (folder / "i.js").write_text("export function mount() {}")
+    (folder / "server.py").write_text(code)
+    line = one_line_error(tessera("run", "--frontends", str(tmp_path)))
+    assert 'fragment.toml: field "server"' in line and message in line

@@ -114,6 +114,32 @@ def test_custom_shell_template(tmp_path):
     assert 'name="beta"' not in html
 
 
+def test_fragments_whose_slot_the_shell_lacks_are_reported_once(tmp_path, caplog):
+    shell = tmp_path / "main-only.html"
+    shell.write_text("<html><head>{{ tessera_head }}</head><body>{{ slot('main') }}{{ tessera_scripts }}</body></html>")
+    app = Flask(__name__)
+    tessera = Tessera(app, frontends=FIXTURES / "shop", shell=shell)
+    client = app.test_client()
+    client.get("/"), client.get("/")
+    tessera.close()
+    warnings = [r.getMessage() for r in caplog.records if "has no slot" in r.getMessage()]
+    assert warnings == ["the shell template has no slot('aside'): fragments beta, broken are not on the page",
+                        "the shell template has no slot('footer'): fragments badmodule are not on the page"]
+
+
+def test_init_app_pattern_and_setting_precedence(monkeypatch):
+    monkeypatch.setenv("TESSERA_HISTORY", "77")
+    app = Flask(__name__)
+    app.config.update(TESSERA_HISTORY=5, TESSERA_RATE=7.0, TESSERA_FRONTENDS=str(FIXTURES / "shop"))
+    tessera = Tessera()
+    tessera.init_app(app)
+    tessera.close()
+    assert app.extensions["tessera"] is tessera
+    assert app.config["TESSERA_HISTORY"] == 77  # the environment wins (deployments set it)
+    assert app.config["TESSERA_RATE"] == 7.0  # then the app's config, then the default
+    assert app.config["TESSERA_MAX_EVENT_BYTES"] == 65536
+
+
 def test_template_error_renders_the_fallback_and_keeps_the_page(tmp_path, caplog):
     folder = tmp_path / "oops"
     (folder / "src").mkdir(parents=True)

@@ -14,7 +14,7 @@ from flask import Flask
 from .brokers import BrokerError
 from .config import ConfigError
 from .manifest import ManifestError
-from .serving import serve
+from .serving import ServeError, check_address, serve
 
 USER_ERRORS = (ManifestError, BrokerError, ConfigError)
 
@@ -59,8 +59,11 @@ def run(host, port, frontends, shell, broker, workers, remotes, origins, publish
         raise UserError("--remote: remote fragments are not supported by this version yet")
     if workers > 1:
         raise UserError("--workers: more than one worker is not supported by this version yet; use --workers 1")
-    app = _load_app(app_path)
-    serve(app, host=host, port=port)
+    try:
+        check_address(host, port)
+    except ServeError as error:
+        raise UserError(str(error)) from None
+    serve(_load_app(app_path), host=host, port=port)
 
 
 def _export_settings(*, frontends, shell, broker, remotes, origins, publish_token) -> None:

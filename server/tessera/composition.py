@@ -42,6 +42,7 @@ class Composer:
         folder, name = (self.shell_file.parent, self.shell_file.name) if self.shell_file else (shell_folder(), DEFAULT_SHELL)
         self.shell_env = Environment(loader=FileSystemLoader(str(folder)), autoescape=select_autoescape(default=True))
         self.shell_name = name
+        self.warned_slots: set[str] = set()
         self.fragment_envs = {
             f.name: Environment(loader=FileSystemLoader(str(f.root)), autoescape=select_autoescape(default=True))
             for f in self.registry.fragments
@@ -56,17 +57,29 @@ class Composer:
         fragments = [f for f in self.registry.fragments if route_matches(f.routes, path)]
         rendered = {f.name: self._fragment(f, path, user) for f in fragments}
 
+        used: set[str] = set()
+
         def slot(name: str) -> Markup:
+            used.add(name)
             return Markup("\n").join(rendered[f.name] for f in fragments if f.slot == name)
 
         template = self.shell_env.get_template(self.shell_name)
-        return template.render(
+        html = template.render(
             slot=slot,
             fragments=fragments,
             user=user,
             tessera_head=self._head(fragments),
             tessera_scripts=self._scripts(fragments, path, user, position),
         )
+        self._warn_unplaced({f.slot for f in fragments} - used)
+        return html
+
+    def _warn_unplaced(self, slots: set[str]) -> None:
+        """Log once per slot that has fragments but that the shell template never places."""
+        for name in sorted(slots - self.warned_slots):
+            self.warned_slots.add(name)
+            names = ", ".join(f.name for f in self.registry.in_slot(name))
+            log.warning("the shell template has no slot(%r): fragments %s are not on the page", name, names)
 
     def _fragment(self, fragment: Fragment, path: str, user: str | None) -> Markup:
         attrs = {"name": fragment.name, "data-version": fragment.version}

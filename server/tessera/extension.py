@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +40,7 @@ class Tessera:
         self._identify: Identify | None = None
         self.app: Flask | None = None
         self.registry: Registry | None = None
+        self.identity: Identity | None = None
         if app is not None:
             self.init_app(app)
 
@@ -52,11 +54,11 @@ class Tessera:
         self.registry = load_registry(folder if folder.is_absolute() else Path(app.root_path) / folder)
         self.settings = config
         self.bus.attach(open_broker(config["TESSERA_BROKER"], history=config["TESSERA_HISTORY"]))
-        self.identity = Identity(config["TESSERA_SECRET_KEY"])
-        self.identity.identify = self._identify
         self.app = app
         app.extensions["tessera"] = self
         self._load_fragment_servers()
+        self.identity = Identity(config["TESSERA_SECRET_KEY"])
+        self.identity.identify = self._identify
         shell = config["TESSERA_SHELL"]
         self.composer = Composer(
             registry=self.registry,
@@ -72,8 +74,15 @@ class Tessera:
     def _load_fragment_servers(self) -> None:
         """Run ``setup(tessera)`` of every fragment that declares a ``server`` module."""
         for fragment in self.registry.fragments:
-            if fragment.server:
-                _import_fragment_server(fragment).setup(self)
+            if not fragment.server:
+                continue
+            module = _import_fragment_server(fragment)
+            try:
+                module.setup(self)
+            except Exception as error:
+                path = fragment.root / fragment.server
+                raise ManifestError(fragment.manifest_path, "server",
+                                    "setup(tessera) of " + _failure(fragment.server, path, error)) from error
 
     def _check_setup(self, what: str) -> None:
         if self.app is not None and self.app._got_first_request:
@@ -84,7 +93,7 @@ class Tessera:
         """Register the function that returns the current user's id (or None if anonymous)."""
         self._check_setup("@tessera.identify")
         self._identify = function
-        if self.app is not None:
+        if self.identity is not None:
             self.identity.identify = function
         return function
 
@@ -109,12 +118,22 @@ class Tessera:
 
 
 def _import_fragment_server(fragment: Fragment) -> Any:
+    """Import a fragment's ``server`` module; its errors become a ManifestError naming the line."""
     path = fragment.root / fragment.server
     module_name = f"tessera_fragments.{fragment.name.replace('-', '_')}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise ManifestError(fragment.manifest_path, "server", _failure(fragment.server, path, error)) from error
     if not callable(getattr(module, "setup", None)):
         raise ManifestError(fragment.manifest_path, "server", f"{fragment.server} must define setup(tessera)")
     return module
+
+
+def _failure(name: str, path: Path, error: Exception) -> str:
+    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == path]
+    where = f" (line {lines[-1]})" if lines else ""
+    return f"{name} raised {type(error).__name__}: {error}{where}"
