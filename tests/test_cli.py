@@ -47,6 +47,11 @@ def test_missing_shell_template_is_a_usage_error(tmp_path):
     assert done.returncode == 2 and "--shell" in done.stderr
 
 
+def test_redis_broker_is_refused_clearly_until_it_exists():
+    line = one_line_error(tessera("run", "--frontends", str(FIXTURES / "shop"), "--broker", "redis://127.0.0.1:6379/0"))
+    assert "TESSERA_BROKER" in line and "memory://" in line
+
+
 def test_unknown_broker_scheme(tmp_path):
     line = one_line_error(tessera("run", "--frontends", str(FIXTURES / "shop"), "--broker", "kafka://x"))
     assert "TESSERA_BROKER" in line and "memory://" in line
