@@ -54,6 +54,14 @@ def test_bad_frames_get_error_frames_and_the_connection_stays(connect, text, cod
     assert client.expect("pong")["type"] == "pong"
 
 
+def test_subscriptions_per_page_are_bounded(connect):
+    client = connect("alice")
+    client.join([f"topic.n{n}" for n in range(200)])
+    client.send({"type": "subscribe", "patterns": [f"topic.m{n}" for n in range(100)]})
+    error = client.expect("error")
+    assert error["code"] == "bad_frame" and "at most 256" in error["message"]
+
+
 def test_binary_frame_is_a_bad_frame(connect):
     client = connect("alice")
     client.join()

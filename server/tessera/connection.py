@@ -23,7 +23,7 @@ from .brokers.base import Envelope
 from .bus import Bus, NoResponder
 from .guard import Guard, RateLimit
 from .outbox import Outbox
-from .protocol import FrameError, encode, parse
+from .protocol import MAX_PATTERNS, FrameError, encode, parse
 from .topics import matches
 
 log = logging.getLogger("tessera.connection")
@@ -152,7 +152,10 @@ class Connection:
                 self.state = State.OPEN
 
     def on_subscribe(self, frame: dict[str, Any]) -> None:
-        self.patterns = self.patterns | set(frame["patterns"])
+        patterns = self.patterns | set(frame["patterns"])
+        if len(patterns) > MAX_PATTERNS:
+            raise FrameError("bad_frame", f"a page may hold at most {MAX_PATTERNS} subscriptions")
+        self.patterns = patterns
 
     def on_unsubscribe(self, frame: dict[str, Any]) -> None:
         self.patterns = self.patterns - set(frame["patterns"])
