@@ -38,6 +38,8 @@ def test_http_publish_as_curl_sends_it(server):
     (cloudevent(), {"Authorization": "Bearer wrong"}, 401),
     (cloudevent(specversion="0.3"), {"Authorization": f"Bearer {TOKEN}"}, 400),
     (b"{not json", {"Authorization": f"Bearer {TOKEN}"}, 400),
+    (b"[" * 30000, {"Authorization": f"Bearer {TOKEN}"}, 400),
+    (b"[1, 2]", {"Authorization": f"Bearer {TOKEN}"}, 400),
     (cloudevent(user=7), {"Authorization": f"Bearer {TOKEN}"}, 400),
     (cloudevent(type="tessera.resync"), {"Authorization": f"Bearer {TOKEN}"}, 400),
     (cloudevent(data="x" * 70000), {"Authorization": f"Bearer {TOKEN}"}, 413),

@@ -39,6 +39,14 @@ def test_second_hello_is_refused(connect):
 
 @pytest.mark.parametrize(("text", "code"), [
     ("not json", "bad_frame"),
+    ("[" * 30000 + "]" * 30000, "bad_frame"),
+    ('{"type": "publish", "event": {"specversion": "1.0", "id": 5, "type": "demo.shout", "source": "/shell"}}',
+     "invalid"),
+    ('{"type": "publish", "event": {"specversion": "1.0", "id": "x", "type": "demo.shout", "source": "/shell",'
+     ' "time": 12}}', "invalid"),
+    ('{"type": "request", "rid": 7, "event": {}}', "bad_frame"),
+    ('{"type": "unsubscribe", "patterns": [1, 2]}', "invalid"),
+    ('"just a string"', "bad_frame"),
     ("[1, 2]", "bad_frame"),
     ('{"type": "launch"}', "bad_frame"),
     ('{"type": "subscribe", "patterns": "demo.>"}', "bad_frame"),
@@ -264,6 +272,13 @@ def test_gap_beyond_history_is_not_recovered(server, connect):
     welcome = again.hello(["feed.>"], resume=position)
     assert welcome["recovered"] is False and welcome["resumed"] is True
     assert again.expect("replayed")["seq"] == welcome["seq"]
+
+
+@pytest.mark.parametrize("resume", [{"epoch": "e", "seq": True}, {"epoch": "e", "seq": -1}, {"seq": 3}, "e:3"])
+def test_malformed_resume_is_a_bad_frame(connect, resume):
+    client = connect("alice")
+    client.send({"type": "hello", "page": "p", "resume": resume})
+    assert client.expect("error")["code"] == "bad_frame"
 
 
 def test_unknown_epoch_is_not_recovered(connect):

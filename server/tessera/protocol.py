@@ -46,8 +46,8 @@ def parse(text: str | bytes, *, max_bytes: int) -> dict[str, Any]:
         raise FrameError("too_large", f"frame is larger than {max_bytes} bytes", _event_id(text))
     try:
         frame = json.loads(text)
-    except ValueError as error:
-        raise FrameError("bad_frame", f"frame is not JSON: {error}") from None
+    except (ValueError, RecursionError) as error:
+        raise FrameError("bad_frame", f"frame is not JSON we can read: {error}") from None
     if not isinstance(frame, dict):
         raise FrameError("bad_frame", "a frame must be a JSON object")
     kind = frame.get("type")
@@ -76,8 +76,9 @@ def _check_patterns(patterns: Any) -> None:
 def _check_resume(resume: Any) -> None:
     if resume is None:
         return
+    seq = resume.get("seq") if isinstance(resume, dict) else None
     if not (isinstance(resume, dict) and isinstance(resume.get("epoch"), str)
-            and isinstance(resume.get("seq"), int) and resume["seq"] >= 0):
+            and isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0):
         raise FrameError("bad_frame", 'hello "resume" must be null or {"epoch": string, "seq": integer >= 0}')
 
 

@@ -55,8 +55,8 @@ def _authorized(header: str, token: str) -> bool:
 def _event(body: bytes) -> Event:
     try:
         raw: Any = json.loads(body)
-    except ValueError as error:
-        raise EventError(f"body is not JSON: {error}") from None
+    except (ValueError, RecursionError) as error:
+        raise EventError(f"body is not JSON we can read: {error}") from None
     user = raw.get("user") if isinstance(raw, dict) else None
     if user is not None and (not isinstance(user, str) or not user):
         raise EventError('field "user" must be a non-empty string or absent')
