@@ -1,0 +1,97 @@
+"""The Python bus on its own: decorators, dispatch order, failures contained."""
+
+import time
+
+import pytest
+
+from tessera.brokers import Envelope, MemoryBroker
+from tessera.bus import Bus, NoResponder
+from tessera.events import Event
+from tessera.topics import TopicError
+
+
+@pytest.fixture
+def bus():
+    bus = Bus()
+    bus.attach(MemoryBroker(history=100))
+    yield bus
+    bus.close()
+
+
+def wait_for(condition, seconds=5):
+    """Poll ``condition`` (subscribers run on the bus's dispatcher thread)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_subscribers_get_matching_events_in_order(bus):
+    got = []
+    bus.subscribe("order.>")(lambda event: got.append((event.type, event.data, event.seq)))
+    for n in range(20):
+        bus.publish("order.placed", n)
+    bus.publish("stock.changed", "ignored")
+    assert wait_for(lambda: len(got) == 20)
+    assert [data for _, data, _ in got] == list(range(20))
+    assert [seq for _, _, seq in got] == list(range(1, 21))
+
+
+def test_a_failing_subscriber_is_logged_and_others_still_run(bus, caplog):
+    got = []
+
+    @bus.subscribe("order.placed")
+    def broken(event):
+        raise RuntimeError("boom")
+
+    bus.subscribe("order.placed")(lambda event: got.append(event.data))
+    bus.publish("order.placed", 1)
+    bus.publish("order.placed", 2)
+    assert wait_for(lambda: got == [1, 2])
+    assert "test_python_bus.test_a_failing_subscriber_is_logged_and_others_still_run.<locals>.broken" in caplog.text
+
+
+def test_publish_addresses_a_user_and_names_the_source(bus):
+    event = bus.publish("order.confirmed", {"id": 7}, user="alice", source="checkout")
+    assert (event.user, event.source, event.seq, event.epoch) == ("alice", "/server/checkout", 1, bus.broker.epoch)
+    stored = bus.broker.since(bus.broker.epoch, 0)[0]
+    assert stored.scope == "user"
+    assert bus.broker.since(bus.broker.epoch, 0)[0].event.id == event.id
+    assert bus.publish("stock.changed", {}).source == "/server"
+    assert bus.broker.since(bus.broker.epoch, 1)[0].scope == "global"
+
+
+def test_respond_answers_and_reports_missing_responders(bus):
+    bus.respond("pricing.quote")(lambda event: {"total": event.data * 2})
+    assert bus.answer(Event(type="pricing.quote", data=21)) == {"total": 42}
+    assert bus.has_responder("pricing.quote") and not bus.has_responder("nobody.home")
+    with pytest.raises(NoResponder, match="nobody answers 'nobody.home'"):
+        bus.answer(Event(type="nobody.home"))
+
+
+def test_one_responder_per_topic(bus):
+    bus.respond("pricing.quote")(lambda event: 1)
+    with pytest.raises(ValueError, match="already has a responder"):
+        bus.respond("pricing.quote")(lambda event: 2)
+
+
+def test_bad_topics_are_refused_at_registration(bus):
+    with pytest.raises(TopicError):
+        bus.subscribe("order.>.x")
+    with pytest.raises(TopicError):
+        bus.respond("order.*")
+    with pytest.raises(TopicError):
+        bus.publish("bad topic")
+
+
+def test_publishing_before_init_app_says_so():
+    with pytest.raises(RuntimeError, match="init_app"):
+        Bus().publish("order.placed")
+
+
+def test_events_from_pages_reach_subscribers_with_their_user(bus):
+    got = []
+    bus.subscribe("cart.>")(lambda event: got.append((event.user, event.source)))
+    page_event = Event(type="cart.item.added", source="/fragments/catalog", user="bob")
+    bus.publish_event(Envelope(page_event, scope="user", origin="page-1"))
+    assert wait_for(lambda: got == [("bob", "/fragments/catalog")])
