@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import sys
@@ -11,9 +12,11 @@ from pathlib import Path
 import click
 from flask import Flask
 
+from . import asyncapi, checks, scaffold
 from .brokers import BrokerError
 from .config import ConfigError
 from .manifest import ManifestError
+from .registry import load_registry
 from .serving import ServeError, check_address, serve
 
 USER_ERRORS = (ManifestError, BrokerError, ConfigError)
@@ -111,3 +114,48 @@ def _import_app(app_path: str) -> Flask:
     if not isinstance(app, Flask) or "tessera" not in app.extensions:
         raise UserError(f"--app {app_path!r}: not a Flask app that uses Tessera (Tessera(app) was not called)")
     return app
+
+
+FRONTENDS_OPTION = click.option("--frontends", "frontends", default="frontends", show_default=True,
+                                type=click.Path(file_okay=False, path_type=Path), help="Folder of fragments.")
+
+
+@main.command()
+@FRONTENDS_OPTION
+def check(frontends: Path) -> None:
+    """Validate every manifest and the contracts between fragments (exit 1 listing each problem)."""
+    if not frontends.is_dir():
+        raise UserError(f"{frontends}: is not a folder of fragments; pass --frontends DIR or create it")
+    fragments, problems = checks.check_folder(frontends)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise SystemExit(1)
+    for note in checks.unheard(fragments):
+        click.echo(f"note: {note}")
+    click.echo(f"{len(fragments)} fragment{'' if len(fragments) == 1 else 's'}, no problems")
+
+
+@main.command("asyncapi")
+@FRONTENDS_OPTION
+def asyncapi_command(frontends: Path) -> None:
+    """Print an AsyncAPI 3.0 document of every declared event."""
+    try:
+        registry = load_registry(frontends)
+    except ManifestError as error:
+        raise UserError(str(error)) from None
+    click.echo(json.dumps(asyncapi.document(list(registry.fragments)), indent=2))
+
+
+@main.command()
+@click.argument("name")
+@FRONTENDS_OPTION
+def new(name: str, frontends: Path) -> None:
+    """Scaffold a fragment NAME in the frontends folder."""
+    try:
+        written = scaffold.create(frontends, name)
+    except scaffold.ScaffoldError as error:
+        raise UserError(str(error)) from None
+    for path in written:
+        click.echo(f"created {path}")
+    click.echo(f"restart `tessera run` to see {name} in the page")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, abort, jsonify, send_from_directory
 
+from . import asyncapi
 from .assets import shell_digest, shell_folder
 
 if TYPE_CHECKING:
@@ -48,6 +49,10 @@ def register_routes(app: Flask, tessera: "Tessera") -> None:
              "publishes": {t: p.scope for t, p in f.publishes.items()}, "subscribes": list(f.subscribes)}
             for f in tessera.registry.fragments
         ])
+
+    @blueprint.get("/_tessera/asyncapi.json")
+    def asyncapi_document():
+        return jsonify(asyncapi.document(list(tessera.registry.fragments)))
 
     @blueprint.get("/_tessera/health")
     def health():
