@@ -73,9 +73,6 @@ class Bus:
         return self.broker.publish(envelope)
 
     # -- requests --------------------------------------------------------------------
-    def has_responder(self, topic: str) -> bool:
-        return topic in self._responders
-
     def answer(self, event: Event) -> Any:
         """Run the Python responder for ``event.type``; raise NoResponder when there is none."""
         handler = self._responders.get(event.type)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -87,6 +86,3 @@ class Event:
             time=time,
             user=user,
         )
-
-    def encoded_size(self) -> int:
-        return len(json.dumps(self.to_dict(), separators=(",", ":")).encode())
