@@ -3,7 +3,7 @@
 // resends unacknowledged events (the server drops duplicates by id), and turns a gap the
 // server can no longer fill into a local `tessera.resync` event.
 
-import { withTimeout } from "./bus.js";
+import { RESERVED, withTimeout } from "./bus.js";
 import { newId } from "./events.js";
 
 /** @typedef {import("./bus.js").Core} Core */
@@ -49,7 +49,7 @@ export class Bridge {
   connect() {
     this.setState("connecting");
     const socket = (this.socket = new WebSocket(this.url));
-    socket.onopen = () => this.send({ type: "hello", page: this.page, resume: this.position, subscribe: [...this.core.watched.keys()].filter(visible) });
+    socket.onopen = () => this.send({ type: "hello", page: this.page, resume: this.position, subscribe: [...this.core.watched.keys()].filter((p) => !p.startsWith(RESERVED)) });
     socket.onmessage = (message) => {
       this.heardAt = Date.now();
       this.receive(message.data);
@@ -140,14 +140,14 @@ export class Bridge {
     });
   }
 
-  /** @param {string} pattern */
+  /** @param {string} pattern  never a reserved one: the core keeps those in the page */
   watch(pattern) {
-    if (visible(pattern)) this.send({ type: "subscribe", patterns: [pattern] });
+    this.send({ type: "subscribe", patterns: [pattern] });
   }
 
   /** @param {string} pattern */
   unwatch(pattern) {
-    if (visible(pattern)) this.send({ type: "unsubscribe", patterns: [pattern] });
+    this.send({ type: "unsubscribe", patterns: [pattern] });
   }
 
   /**
@@ -164,11 +164,6 @@ export class Bridge {
     this.outbox.set(key, frame);
     if (this.welcomed) this.send(frame);
   }
-}
-
-/** @param {string} pattern */
-function visible(pattern) {
-  return !pattern.startsWith("tessera.");
 }
 
 /** @type {Record<string, (bridge: Bridge, frame: any) => void>} */
