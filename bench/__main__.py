@@ -27,7 +27,7 @@ APT = "apt-get update && apt-get install -y wrk chromium"
 def ensure_tools() -> None:
     """Install what is missing (the pip extra and the npm peers); say the command for the rest."""
     missing = []
-    for module in ("flask_socketio", "websockets", "playwright"):
+    for module in ("flask_socketio", "websockets", "playwright", "gevent", "geventwebsocket"):
         try:
             importlib.import_module(module)
         except ImportError:

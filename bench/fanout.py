@@ -24,6 +24,8 @@ CONTENDERS = {
     "tessera": ("tessera", lambda: Server.tessera()),
     "flask-sock relay": ("raw", lambda: Server.peer("sock_relay")),
     "flask-socketio": ("socketio", lambda: Server.peer("socketio_relay")),
+    "flask-socketio gevent": ("socketio", lambda: Server.peer("socketio_relay", "gevent")),
+    "tessera on gevent": ("tessera", lambda: Server.peer("tessera_gevent")),
 }
 
 

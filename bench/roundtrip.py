@@ -20,6 +20,10 @@ CONTENDERS = {
     "tessera": (lambda: Server.tessera(), lambda url: (TesseraClient(url, subscribe=()), TesseraClient(url))),
     "flask-sock relay": (lambda: Server.peer("sock_relay"), lambda url: (RawClient(url), RawClient(url))),
     "flask-socketio": (lambda: Server.peer("socketio_relay"), lambda url: (SocketIOClient(url), SocketIOClient(url))),
+    "flask-socketio gevent": (lambda: Server.peer("socketio_relay", "gevent"),
+                              lambda url: (SocketIOClient(url), SocketIOClient(url))),
+    "tessera on gevent": (lambda: Server.peer("tessera_gevent"),
+                          lambda url: (TesseraClient(url, subscribe=()), TesseraClient(url))),
 }
 
 

@@ -1,13 +1,21 @@
-"""Flask-SocketIO (threading async mode, on Werkzeug threaded like Tessera) doing the same relay.
+"""Flask-SocketIO doing the same relay: threading mode on Werkzeug threaded (like Tessera), or
+with ``gevent`` as the second argument, gevent mode on gevent's server with gevent-websocket
+(Flask-SocketIO's recommended production set-up, to see whether it helps it).
 
 - Socket.IO event ``publish``: re-emitted as ``event`` to every other client
   (``broadcast=True, include_self=False``), the payload unchanged.
 - ``POST /bench/publish`` ``{"type", "data", "count"}``: ``socketio.emit("event", cloud_event)``
   to every client, ``count`` times.
-Run: ``python -m bench.servers.socketio_relay PORT``.
+Run: ``python -m bench.servers.socketio_relay PORT [gevent]``.
 """
 
 import sys
+
+GEVENT = sys.argv[2:] == ["gevent"]
+if GEVENT:  # before anything else imports socket or threading
+    from gevent import monkey
+
+    monkey.patch_all()
 
 from flask import Flask, jsonify, request
 from flask_socketio import SocketIO, emit
@@ -16,7 +24,7 @@ from werkzeug.serving import make_server
 from .sock_relay import cloud_event
 
 app = Flask(__name__)
-socketio = SocketIO(app, async_mode="threading", cors_allowed_origins="*")
+socketio = SocketIO(app, async_mode="gevent" if GEVENT else "threading", cors_allowed_origins="*")
 
 
 @socketio.on("publish")
@@ -38,4 +46,7 @@ def ok():
 
 
 if __name__ == "__main__":
-    make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True).serve_forever()
+    if GEVENT:
+        socketio.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_output=False)
+    else:
+        make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True).serve_forever()
