@@ -1,5 +1,6 @@
 """The tessera command: bad input ends with exit 2 and one line naming the problem."""
 
+import os
 import subprocess
 import sys
 
@@ -92,3 +93,31 @@ def test_broken_fragment_server_module_is_one_line(tmp_path, code, message):
     (folder / "server.py").write_text(code)
     line = one_line_error(tessera("run", "--frontends", str(tmp_path)))
     assert 'fragment.toml: field "server"' in line and message in line
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("import nonexistent_dependency\n", "importing broken failed: ModuleNotFoundError: No module named "
+                                        "'nonexistent_dependency' (broken.py line 1)"),
+    ("x = 1\nraise ValueError('no config')\n", "importing broken failed: ValueError: no config (broken.py line 2)"),
+])
+def test_an_app_module_that_fails_to_import_is_one_line(tmp_path, code, message):
+    (tmp_path / "broken.py").write_text(code)
+    assert message in one_line_error(tessera("run", "--app", "broken:app", cwd=tmp_path))
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("TESSERA_MAX_EVENT_BYTES", "-5"), ("TESSERA_RATE", "0"), ("TESSERA_HISTORY", "-1"),
+    ("TESSERA_FRAGMENT_TIMEOUT", "abc"), ("TESSERA_ALLOWED_ORIGINS", "notanorigin"),
+])
+def test_settings_out_of_range_name_the_setting_and_the_fix(name, value):
+    done = subprocess.run([sys.executable, "-m", "tessera", "run", "--frontends", str(FIXTURES / "shop")],
+                          capture_output=True, text=True, timeout=30, env=os.environ | {name: value})
+    line = one_line_error(done)
+    assert name in line and "use " in line
+
+
+def test_allowed_origins_are_normalised():
+    from tessera.config import resolve
+
+    values = resolve({}, environ={"TESSERA_ALLOWED_ORIGINS": "HTTP://Shop.Example/, https://b.example:8443"})
+    assert values["TESSERA_ALLOWED_ORIGINS"] == ["http://shop.example", "https://b.example:8443"]

@@ -94,3 +94,16 @@ def test_events_from_pages_reach_subscribers_with_their_user(bus):
     page_event = Event(type="cart.item.added", source="/fragments/catalog", user="bob")
     bus.publish_event(Envelope(page_event, scope="user", origin="page-1"))
     assert wait_for(lambda: got == [("bob", "/fragments/catalog")])
+
+
+def test_data_that_is_not_json_is_refused_at_publish(bus):
+    import datetime
+
+    with pytest.raises(TypeError, match="must be JSON"):
+        bus.publish("news.when", {"at": datetime.datetime.now()})
+    assert bus.broker.position() == 0
+
+
+def test_reserved_topics_cannot_be_published_from_python(bus):
+    with pytest.raises(TopicError, match="reserved"):
+        bus.publish("tessera.resync", {})

@@ -118,9 +118,8 @@ def test_fragments_whose_slot_the_shell_lacks_are_reported_once(tmp_path, caplog
     shell = tmp_path / "main-only.html"
     shell.write_text("<html><head>{{ tessera_head }}</head><body>{{ slot('main') }}{{ tessera_scripts }}</body></html>")
     app = Flask(__name__)
-    tessera = Tessera(app, frontends=FIXTURES / "shop", shell=shell)
-    client = app.test_client()
-    client.get("/"), client.get("/")
+    tessera = Tessera(app, frontends=FIXTURES / "shop", shell=shell)  # reported at start-up
+    app.test_client().get("/")  # and not again
     tessera.close()
     warnings = [r.getMessage() for r in caplog.records if "has no slot" in r.getMessage()]
     assert warnings == ["the shell template has no slot('aside'): fragments beta, broken are not on the page",
@@ -155,6 +154,41 @@ def test_template_error_renders_the_fallback_and_keeps_the_page(tmp_path, caplog
     assert 'data-state="failed"' in response.get_data(as_text=True)
     assert "<p>sorry</p>" in response.get_data(as_text=True)
     assert "'oops' failed to render" in caplog.text
+
+
+@pytest.mark.parametrize(("shell", "message"), [
+    ("<html>{{ broken", "is not a valid Jinja2 shell template: line 1"),
+    ("<html>{% for x in %}</html>", "is not a valid Jinja2 shell template: line 1"),
+])
+def test_a_shell_with_a_syntax_error_stops_start_up(tmp_path, shell, message):
+    from tessera import ManifestError
+
+    path = tmp_path / "bad-shell.html"
+    path.write_text(shell)
+    with pytest.raises(ManifestError, match=message):
+        Tessera(Flask(__name__), frontends=FIXTURES / "shop", shell=path)
+
+
+def test_a_fragment_template_with_a_syntax_error_stops_start_up(tmp_path):
+    from tessera import ManifestError
+
+    folder = tmp_path / "oops"
+    folder.mkdir()
+    (folder / "fragment.toml").write_text('name = "oops"\nversion = "1.0.0"\nslot = "main"\n'
+                                          'entry = "i.js"\ntemplate = "t.html"\n')
+    (folder / "i.js").write_text("export function mount() {}")
+    (folder / "t.html").write_text("<p>{{ unclosed </p>")
+    with pytest.raises(ManifestError, match='field "template" t.html line 1'):
+        Tessera(Flask(__name__), frontends=tmp_path)
+
+
+def test_routes_star_stays_within_a_segment_and_double_star_crosses(tmp_path):
+    from tessera.composition import route_matches
+
+    assert route_matches(("/products/*",), "/products/42")
+    assert not route_matches(("/products/*",), "/products/42/reviews")
+    assert route_matches(("/products/**",), "/products/42/reviews")
+    assert not route_matches(("/a.b",), "/axb")
 
 
 def test_routes_limit_where_fragments_appear(tmp_path):

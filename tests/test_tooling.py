@@ -91,3 +91,13 @@ def test_a_scaffolded_fragment_mounts_and_talks_over_the_bus(tmp_path, tessera_s
     fragment.locator("button").click()
     fragment.locator("button").click()
     assert fragment.locator("[data-count]").inner_text() == "2"
+
+
+def test_check_notes_a_slot_the_default_shell_does_not_have(tmp_path):
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "fragment.toml").write_text('name = "odd"\nversion = "1.0.0"\nslot = "nowhere"\n'
+                                                   'entry = "i.js"\n')
+    (tmp_path / "odd" / "i.js").write_text("export function mount() {}")
+    done = tessera("check", "--frontends", str(tmp_path))
+    assert done.returncode == 0
+    assert "note: odd is in slot 'nowhere', which the default shell does not have" in done.stdout

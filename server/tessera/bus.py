@@ -7,6 +7,7 @@ an exception in one is logged with the handler's name and affects nothing else.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -15,7 +16,7 @@ from typing import Any, Callable
 
 from .brokers.base import Broker, Envelope, Published
 from .events import Event
-from .topics import matches, validate_pattern, validate_topic
+from .topics import TopicError, is_reserved, matches, validate_pattern, validate_topic
 
 log = logging.getLogger("tessera.bus")
 
@@ -64,6 +65,12 @@ class Bus:
     def publish(self, type: str, data: Any = None, *, user: str | None = None, source: str | None = None) -> Event:
         """Publish from Python to every subscribed page, or only to ``user``'s pages."""
         validate_topic(type)
+        if is_reserved(type):
+            raise TopicError(f"{type!r}: topics starting with 'tessera.' are reserved for Tessera")
+        try:
+            json.dumps(data)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"data of {type!r} must be JSON (any JSON value): {error}") from None
         event = Event(type=type, data=data, source=f"/server/{source}" if source else "/server", user=user)
         published = self.publish_event(Envelope(event, scope="user" if user else "global"))
         return _with_seq(event, published, self.broker.epoch)

@@ -49,11 +49,18 @@ def contract_problems(fragments: list[Fragment]) -> list[str]:
     return problems
 
 
-def unheard(fragments: list[Fragment]) -> list[str]:
-    """Notes (not problems): published topics that no fragment subscribes to."""
+DEFAULT_SLOTS = ("header", "main", "aside", "footer")
+
+
+def notes(fragments: list[Fragment]) -> list[str]:
+    """Notes, not problems: topics no fragment subscribes to, slots the default shell lacks."""
     patterns = [p for f in fragments for p in f.subscribes]
-    return [f"{f.name} publishes {topic!r}, which no fragment subscribes to (Python or other backends may)"
-            for f in fragments for topic in f.publishes if not any(matches(p, topic) for p in patterns)]
+    unheard = [f"{f.name} publishes {topic!r}, which no fragment subscribes to (Python or other backends may)"
+               for f in fragments for topic in f.publishes if not any(matches(p, topic) for p in patterns)]
+    slots = [f"{f.name} is in slot {f.slot!r}, which the default shell does not have "
+             f"({', '.join(DEFAULT_SLOTS)}); it shows only with a --shell that places it"
+             for f in fragments if f.slot not in DEFAULT_SLOTS]
+    return unheard + slots
 
 
 def _canonical(schema: dict | None) -> str:

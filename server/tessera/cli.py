@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -95,6 +96,13 @@ def _load_app(app_path: str | None) -> Flask:
         raise UserError(str(error)) from None
 
 
+def _where(error: Exception) -> str:
+    """``Type: message (file.py line N)`` from the innermost frame of the user's code."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if "importlib" not in f.filename]
+    where = f" ({Path(frames[-1].filename).name} line {frames[-1].lineno})" if frames else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
 def _import_app(app_path: str) -> Flask:
     module_name, _, attr = app_path.partition(":")
     if not module_name or not attr:
@@ -103,9 +111,13 @@ def _import_app(app_path: str) -> Flask:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        if error.name != module_name.split(".")[0] and error.name != module_name:
-            raise
-        raise UserError(f"--app {app_path!r}: no module {module_name!r} importable from {os.getcwd()}") from None
+        if error.name in (module_name, module_name.split(".")[0]):
+            raise UserError(f"--app {app_path!r}: no module {module_name!r} importable from {os.getcwd()}") from None
+        raise UserError(f"--app {app_path!r}: importing {module_name} failed: {_where(error)}") from None
+    except USER_ERRORS:
+        raise
+    except Exception as error:
+        raise UserError(f"--app {app_path!r}: importing {module_name} failed: {_where(error)}") from None
     app = getattr(module, attr, None)
     if app is None:
         raise UserError(f"--app {app_path!r}: module {module_name!r} has no attribute {attr!r}")
@@ -131,7 +143,7 @@ def check(frontends: Path) -> None:
         click.echo(problem)
     if problems:
         raise SystemExit(1)
-    for note in checks.unheard(fragments):
+    for note in checks.notes(fragments):
         click.echo(f"note: {note}")
     click.echo(f"{len(fragments)} fragment{'' if len(fragments) == 1 else 's'}, no problems")
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
+import re
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, TemplateSyntaxError, select_autoescape
 from markupsafe import Markup
 
 from .assets import runtime_url, shell_folder
-from .manifest import Fragment
+from .manifest import Fragment, ManifestError
 from .registry import Registry
 
 log = logging.getLogger("tessera.composition")
@@ -23,10 +24,19 @@ PropsProvider = Callable[[], dict[str, Any]]
 
 
 def route_matches(routes: tuple[str, ...] | None, path: str) -> bool:
-    """Whether a fragment with these ``routes`` appears on ``path`` (None: every page)."""
+    """Whether a fragment with these ``routes`` appears on ``path`` (None: every page).
+
+    In a route, ``*`` matches within one path segment and ``**`` across segments.
+    """
     if routes is None:
         return True
-    return any(fnmatch.fnmatchcase(path, route) for route in routes)
+    return any(_route_pattern(route).fullmatch(path) for route in routes)
+
+
+@lru_cache(maxsize=1024)
+def _route_pattern(route: str) -> re.Pattern[str]:
+    parts = re.split(r"(\*\*|\*)", route)
+    return re.compile("".join({"**": ".*", "*": "[^/]*"}.get(part, re.escape(part)) for part in parts))
 
 
 @dataclass
@@ -47,6 +57,39 @@ class Composer:
             f.name: Environment(loader=FileSystemLoader(str(f.root)), autoescape=select_autoescape(default=True))
             for f in self.registry.fragments
         }
+        self._compile_templates()
+        self._warn_unplaced(self._probe_slots())
+
+    def _probe_slots(self) -> set[str]:
+        """Slots of fragments that the shell template does not place (found by rendering it once)."""
+        used: set[str] = set()
+
+        def slot(name: str) -> str:
+            used.add(name)
+            return ""
+
+        try:
+            self.shell_env.get_template(self.shell_name).render(
+                slot=slot, fragments=[], user=None, tessera_head="", tessera_scripts="")
+        except Exception:  # a shell that needs more than Tessera gives it: the first page will tell
+            return set()
+        return {f.slot for f in self.registry.fragments} - used
+
+    def _compile_templates(self) -> None:
+        """Template syntax errors stop start-up (naming file and line) instead of failing each page."""
+        try:
+            self.shell_env.get_template(self.shell_name)
+        except TemplateSyntaxError as error:
+            raise ManifestError(self.shell_file or self.shell_name, None,
+                                f"is not a valid Jinja2 shell template: line {error.lineno}: {error.message}") from None
+        for fragment in self.registry.fragments:
+            if fragment.template is None:
+                continue
+            try:
+                self.fragment_envs[fragment.name].get_template(fragment.template)
+            except TemplateSyntaxError as error:
+                raise ManifestError(fragment.manifest_path, "template",
+                                    f"{fragment.template} line {error.lineno}: {error.message}") from None
 
     def shows_path(self, path: str) -> bool:
         """Whether ``path`` is a page: "/" or a path some fragment's ``routes`` name."""

@@ -7,6 +7,7 @@ offers it to every connection, so a publisher never waits for N sockets.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from typing import Callable
@@ -14,6 +15,8 @@ from typing import Callable
 from .brokers.base import Broker, Envelope
 from .connection import Connection, event_frame
 from .protocol import encode
+
+log = logging.getLogger("tessera.hub")
 
 
 class Hub:
@@ -42,11 +45,17 @@ class Hub:
 
     def _fan_out(self) -> None:
         while (envelope := self._queue.get()) is not None:
-            with self._lock:
-                connections = list(self._connections)
-            text = encode(event_frame(envelope))
-            for connection in connections:
-                connection.offer(envelope, text)
+            try:
+                self._offer_all(envelope)
+            except Exception:  # one bad event must not stop delivery of the next ones
+                log.exception("could not fan out %s event %s", envelope.event.type, envelope.event.id)
+
+    def _offer_all(self, envelope: Envelope) -> None:
+        with self._lock:
+            connections = list(self._connections)
+        text = encode(event_frame(envelope))
+        for connection in connections:
+            connection.offer(envelope, text)
 
     def __len__(self) -> int:
         return len(self._connections)
