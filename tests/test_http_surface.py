@@ -42,6 +42,7 @@ def test_http_publish_as_curl_sends_it(server):
     (b"[1, 2]", {"Authorization": f"Bearer {TOKEN}"}, 400),
     (cloudevent(user=7), {"Authorization": f"Bearer {TOKEN}"}, 400),
     (cloudevent(type="tessera.resync"), {"Authorization": f"Bearer {TOKEN}"}, 400),
+    (cloudevent(type="demo.ping", data={"n": "not a number"}), {"Authorization": f"Bearer {TOKEN}"}, 400),
     (cloudevent(data="x" * 70000), {"Authorization": f"Bearer {TOKEN}"}, 413),
     (cloudevent(), {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/xml"}, 400),
 ])

@@ -57,6 +57,14 @@ def test_asyncapi_documents_every_declared_topic_with_its_producers_and_consumer
     assert "beta.receive.demo-shout" not in doc["operations"]
 
 
+def test_asyncapi_includes_topics_fragments_only_subscribe_to():
+    doc = json.loads(tessera("asyncapi", "--frontends", str(ROOT / "frontends")).stdout)
+    notify = doc["channels"]["notify-new"]
+    assert notify["address"] == "notify.new" and "published by the server" in notify["description"]
+    assert notify["messages"]["event"]["x-tessera-scope"] == "server"
+    assert doc["operations"]["header.receive.notify-new"]["action"] == "receive"
+
+
 def test_asyncapi_json_endpoint_serves_the_same_document(tessera_server):
     import urllib.request
 
@@ -75,10 +83,10 @@ def test_new_scaffolds_a_fragment_that_passes_check(tmp_path):
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
-@pytest.mark.parametrize("name", ["Price", "9lives", "with space"])
+@pytest.mark.parametrize("name", ["Price", "9lives", "with space", "tessera"])
 def test_new_refuses_bad_names(tmp_path, name):
     done = tessera("new", name, cwd=tmp_path)
-    assert done.returncode == 2 and "must match" in done.stderr
+    assert done.returncode == 2 and ("must match" in done.stderr or "reserved" in done.stderr)
 
 
 @pytest.mark.browser

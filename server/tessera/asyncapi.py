@@ -7,6 +7,8 @@ from typing import Any
 from .manifest import Fragment
 from .topics import matches
 
+FROM_SERVER = ("Subscribed to by fragments, published by the server: Python code or POST /_tessera/events "
+               "(to every subscribed page, or to one user's pages).")
 SCOPES = {
     "page": "Stays in the page that publishes it.",
     "user": "Reaches the server and the other pages of the same user.",
@@ -18,20 +20,20 @@ def document(fragments: list[Fragment], *, title: str = "Tessera page", version:
     """Channels are topics; ``send`` operations are fragments publishing, ``receive`` subscribing."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    topics = sorted({topic for f in fragments for topic in f.publishes})
-    for topic in topics:
+    published = {topic for f in fragments for topic in f.publishes}
+    heard = {p for f in fragments for p in f.subscribes if "*" not in p and ">" not in p}
+    for topic in sorted(published | heard):
         key = _key(topic)
         producers = [f for f in fragments if topic in f.publishes]
-        publication = producers[0].publishes[topic]
-        payload = publication.schema if publication.schema is not None else {}
+        publication = producers[0].publishes[topic] if producers else None
         channels[key] = {
             "address": topic,
-            "description": SCOPES[publication.scope],
+            "description": SCOPES[publication.scope] if publication else FROM_SERVER,
             "messages": {"event": {
                 "name": topic,
                 "contentType": "application/cloudevents+json",
-                "payload": payload,
-                "x-tessera-scope": publication.scope,
+                "payload": publication.schema if publication and publication.schema is not None else {},
+                "x-tessera-scope": publication.scope if publication else "server",
             }},
         }
         for fragment in producers:

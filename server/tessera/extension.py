@@ -15,6 +15,7 @@ from . import config as settings
 from .bus import Bus
 from .brokers import open_broker
 from .composition import Composer, PropsProvider
+from .guard import Guard
 from .http import register_routes
 from .identity import Identify, Identity
 from .manifest import Fragment, ManifestError
@@ -59,6 +60,7 @@ class Tessera:
         self._load_fragment_servers()
         self.identity = Identity(config["TESSERA_SECRET_KEY"])
         self.identity.identify = self._identify
+        self.guard = Guard(self.registry)
         shell = config["TESSERA_SHELL"]
         self.composer = Composer(
             registry=self.registry,

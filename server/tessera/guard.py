@@ -45,14 +45,19 @@ class Guard:
             why = "is not declared by any fragment" if scope is None else f"is declared with scope {scope!r}"
             raise FrameError("forbidden", f"{event.type!r} {why}; pages may publish only user or global topics",
                              event.id)
-        validator = self.validators.get(event.type)
-        if validator is not None:
-            error = next(iter(validator.iter_errors(event.data)), None)
-            if error is not None:
-                where = "/".join(str(p) for p in error.absolute_path) or "data"
-                raise FrameError("invalid", f"{event.type!r} data does not match its schema at {where}: {error.message}",
-                                 event.id)
+        self.check_data(event)
         return scope
+
+    def check_data(self, event: Event) -> None:
+        """FrameError("invalid") when a declared topic's data does not match its JSON Schema."""
+        validator = self.validators.get(event.type)
+        if validator is None:
+            return
+        error = next(iter(validator.iter_errors(event.data)), None)
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "data"
+            raise FrameError("invalid", f"{event.type!r} data does not match its schema at {where}: {error.message}",
+                             event.id)
 
 
 class RateLimit:

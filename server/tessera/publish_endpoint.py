@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, abort, jsonify, request
 
 from .brokers.base import Envelope
 from .events import Event, EventError
+from .protocol import FrameError
 from .topics import is_reserved
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ def register_publish(app: Flask, tessera: "Tessera") -> None:
                                 f"not {request.mimetype}")
         try:
             event = _event(body)
-        except EventError as error:
+            tessera.guard.check_data(event)
+        except (EventError, FrameError) as error:
             return _reject(400, str(error))
         published = tessera.bus.publish_event(Envelope(event, scope="user" if event.user else "global"))
         return jsonify({"id": event.id, "seq": published.seq, "duplicate": published.duplicate}), 202

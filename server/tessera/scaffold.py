@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .manifest import NAME
+from .topics import is_reserved
 
 FILES = {
     "fragment.toml": '''name = "{name}"
@@ -61,6 +62,8 @@ def create(folder: Path, name: str) -> list[Path]:
     """Write ``folder/name`` with a working fragment; returns the files written."""
     if not NAME.fullmatch(name):
         raise ScaffoldError(f"NAME {name!r} must match [a-z][a-z0-9-]*")
+    if is_reserved(f"{name}.clicked"):
+        raise ScaffoldError(f"NAME {name!r} would publish topics under the reserved prefix 'tessera.'; pick another")
     root = folder / name
     if root.exists():
         raise ScaffoldError(f"{root} already exists; pick another name or remove it")

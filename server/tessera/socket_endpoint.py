@@ -10,7 +10,6 @@ from flask import Blueprint, Flask, abort, request
 from flask_sock import Sock
 
 from .connection import Connection
-from .guard import Guard
 from .hub import Hub
 
 if TYPE_CHECKING:
@@ -21,7 +20,6 @@ PING_INTERVAL = 25  # seconds between protocol-level pings; a peer that misses o
 
 def register_socket(app: Flask, tessera: "Tessera") -> Hub:
     hub = Hub(tessera.bus.broker)
-    guard = Guard(tessera.registry)
     responders = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tessera-responder")
     sock = Sock()
     blueprint = Blueprint("tessera_socket", __name__)
@@ -36,7 +34,7 @@ def register_socket(app: Flask, tessera: "Tessera") -> Hub:
     @sock.route("/_tessera/ws", bp=blueprint)
     def socket(ws):
         connection = Connection(
-            ws, user=tessera.current_user(), bus=tessera.bus, guard=guard,
+            ws, user=tessera.current_user(), bus=tessera.bus, guard=tessera.guard,
             rate=tessera.settings["TESSERA_RATE"], max_bytes=tessera.settings["TESSERA_MAX_EVENT_BYTES"],
             executor=responders, register=hub.register,
         )
