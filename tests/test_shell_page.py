@@ -149,11 +149,13 @@ def test_template_error_renders_the_fallback_and_keeps_the_page(tmp_path, caplog
     app = Flask(__name__)
     tessera = Tessera(app, frontends=tmp_path)
     response = app.test_client().get("/")
+    listing = app.test_client().get("/_tessera/fragments").get_json()
     tessera.close()
     assert response.status_code == 200
     assert 'data-state="failed"' in response.get_data(as_text=True)
     assert "<p>sorry</p>" in response.get_data(as_text=True)
     assert "'oops' failed to render" in caplog.text
+    assert [f["state"] for f in listing] == ["failed"]
 
 
 @pytest.mark.parametrize(("shell", "message"), [

@@ -53,6 +53,7 @@ class Composer:
         self.shell_env = Environment(loader=FileSystemLoader(str(folder)), autoescape=select_autoescape(default=True))
         self.shell_name = name
         self.warned_slots: set[str] = set()
+        self.failing: set[str] = set()  # fragments whose last server render failed
         self.fragment_envs = {
             f.name: Environment(loader=FileSystemLoader(str(f.root)), autoescape=select_autoescape(default=True))
             for f in self.registry.fragments
@@ -130,7 +131,9 @@ class Composer:
             props = self._props(fragment)
             body = self._template(fragment, props, user)
             attrs |= {"data-state": "loading", "data-props": json.dumps(props, separators=(",", ":"))}
+            self.failing.discard(fragment.name)
         except Exception:
+            self.failing.add(fragment.name)
             log.exception("fragment %r failed to render on the server; showing its fallback", fragment.name)
             attrs |= {"data-state": "failed", "data-error": "render"}
             body = Markup('<div class="tessera-fallback">') + Markup(fragment.fallback) + Markup("</div>")

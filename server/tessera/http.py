@@ -44,7 +44,8 @@ def register_routes(app: Flask, tessera: "Tessera") -> None:
     @blueprint.get("/_tessera/fragments")
     def fragments():
         return jsonify([
-            {"name": f.name, "version": f.version, "slot": f.slot, "state": "loaded",
+            {"name": f.name, "version": f.version, "slot": f.slot,
+             "state": "failed" if f.name in tessera.composer.failing else "loaded",
              "routes": list(f.routes) if f.routes is not None else None,
              "publishes": {t: p.scope for t, p in f.publishes.items()}, "subscribes": list(f.subscribes)}
             for f in tessera.registry.fragments
