@@ -51,12 +51,17 @@ def test_demo_composes_five_independent_fragments_without_errors(tessera_page):
     assert errors == []
 
 
-def test_cart_follows_the_user_across_tabs_but_not_to_other_users(tessera_open, tessera_browser):
+def two_tabs_and_another_user(tessera_open, tessera_browser):
+    """(alice's context, her two connected tabs, bob's connected page)."""
     alice = tessera_browser.new_context()
-    tab1, tab2 = tessera_open("/", context=alice), tessera_open("/", context=alice)
-    bob = tessera_open("/")
-    for page in (tab1, tab2, bob):
+    pages = tessera_open("/", context=alice), tessera_open("/", context=alice), tessera_open("/")
+    for page in pages:
         wait_open(page)
+    return (alice, *pages)
+
+
+def test_cart_follows_the_user_across_tabs_but_not_to_other_users(tessera_open, tessera_browser):
+    alice, tab1, tab2, bob = two_tabs_and_another_user(tessera_open, tessera_browser)
     fragment(tab1, "catalog").locator("[data-action=add][data-sku=ken-nyeri]").click()
     tab2.wait_for_function("document.querySelector('tessera-fragment[name=cart] li[data-sku=ken-nyeri]')")
     assert cart_skus(tab1) == cart_skus(tab2) == ["ken-nyeri"]
@@ -70,11 +75,7 @@ def test_cart_follows_the_user_across_tabs_but_not_to_other_users(tessera_open, 
 
 
 def test_checkout_is_handled_in_python_and_notifies_only_that_user(tessera_open, tessera_browser):
-    alice = tessera_browser.new_context()
-    shopper, other_tab = tessera_open("/", context=alice), tessera_open("/", context=alice)
-    bob = tessera_open("/")
-    for page in (shopper, other_tab, bob):
-        wait_open(page)
+    alice, shopper, other_tab, bob = two_tabs_and_another_user(tessera_open, tessera_browser)
     stock = "tessera-fragment[name=catalog] li[data-sku=gear-kettle] [data-stock]"
     before = int(bob.get_attribute(stock, "data-stock"))
     fragment(shopper, "catalog").locator("[data-action=add][data-sku=gear-kettle]").click()
