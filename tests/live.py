@@ -20,10 +20,10 @@ def http(server, path, body=None, headers=None, method=None):
         return error.code, json.loads(text) if text.startswith(b"{") else text.decode()
 
 
-def python_publish(server, type, data=None, user=None):
-    """Publish through mirror_app's /test/publish, which calls tessera.bus.publish."""
-    return http(server, "/test/publish", {"type": type, "data": data, "user": user},
-                {"Content-Type": "application/json"})[1]
+def python_publish(server, type, data=None, user=None, batch=None):
+    """Publish through mirror_app's /test/publish, which calls tessera.bus.publish (once per batch item)."""
+    body = {"type": type, "data": data, "user": user} | ({"batch": batch} if batch is not None else {})
+    return http(server, "/test/publish", body, {"Content-Type": "application/json"})[1]
 
 
 def cloudevent(**extra):

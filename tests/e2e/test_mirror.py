@@ -114,17 +114,17 @@ def test_forced_disconnect_during_a_stream_loses_nothing_and_duplicates_nothing(
     proxy = proxy_to(server)
     page = tessera_open("/", base=proxy.url)
     wait_open(page)
-    total = 1200
-    cut_at, restore_at = 300, 700
+    total, batch = 1200, 50
+    cut_after, restore_after = 300, 700  # events published before the cut, and before the restore
     offline_sent = []
 
     def stream():
-        for n in range(total):
-            python_publish(server, "demo.stream", n)
-            if n == cut_at:
+        for start in range(0, total, batch):
+            python_publish(server, "demo.stream", batch=list(range(start, start + batch)))
+            if start + batch == cut_after:
                 proxy.cut()
-                page_ready.wait(5)
-            if n == restore_at:
+                page_ready.wait(10)
+            if start + batch == restore_after:
                 proxy.restore()
 
     page_ready = threading.Event()
@@ -134,8 +134,14 @@ def test_forced_disconnect_during_a_stream_loses_nothing_and_duplicates_nothing(
     offline_sent += page.evaluate("[1, 2, 3].map(n => window.alphaBus.publish('demo.shout', {offline: n}).id)")
     page_ready.set()
     publisher.join(timeout=60)
-    page.wait_for_function(f"window.received.filter(e => e.type === 'demo.stream').length >= {total}",
-                           timeout=30000)
+    try:
+        page.wait_for_function(f"window.received.filter(e => e.type === 'demo.stream').length >= {total}",
+                               timeout=60000)
+    except Exception:
+        got = [e["data"] for e in received(page, "demo.stream")]
+        state = page.evaluate("window.tessera.connection.state")
+        pytest.fail(f"{len(got)} of {total} events arrived (last {got[-3:]}), connection {state}; "
+                    f"console: {page.tessera_console[-5:]}; server: {server.output()[-2000:]}")
     page.wait_for_timeout(300)
     numbers = [e["data"] for e in received(page, "demo.stream")]
     assert numbers == list(range(total)), "events lost, duplicated or out of order"
