@@ -13,11 +13,11 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from . import asyncapi, checks, scaffold
+from . import asyncapi, contracts, scaffold
 from .brokers import BrokerError
 from .config import ConfigError
 from .manifest import ManifestError
-from .registry import load_registry
+from .registry import load_fragments, load_registry
 from .serving import ServeError, check_address, serve
 
 USER_ERRORS = (ManifestError, BrokerError, ConfigError)
@@ -136,14 +136,15 @@ FRONTENDS_OPTION = click.option("--frontends", "frontends", default="frontends",
 @FRONTENDS_OPTION
 def check(frontends: Path) -> None:
     """Validate every manifest and the contracts between fragments (exit 1 listing each problem)."""
-    if not frontends.is_dir():
-        raise UserError(f"{frontends}: is not a folder of fragments; pass --frontends DIR or create it")
-    fragments, problems = checks.check_folder(frontends)
+    try:
+        fragments, problems = load_fragments(frontends.resolve())
+    except ManifestError as error:
+        raise UserError(str(error)) from None
     for problem in problems:
-        click.echo(problem)
+        click.echo(str(problem))
     if problems:
         raise SystemExit(1)
-    for note in checks.notes(fragments):
+    for note in contracts.notes(fragments):
         click.echo(f"note: {note}")
     click.echo(f"{len(fragments)} fragment{'' if len(fragments) == 1 else 's'}, no problems")
 
@@ -151,9 +152,9 @@ def check(frontends: Path) -> None:
 @main.command("asyncapi")
 @FRONTENDS_OPTION
 def asyncapi_command(frontends: Path) -> None:
-    """Print an AsyncAPI 3.0 document of every declared event."""
+    """Print an AsyncAPI 3.0 document of every declared event (refused, like run, if check finds a problem)."""
     try:
-        registry = load_registry(frontends)
+        registry = load_registry(frontends.resolve())
     except ManifestError as error:
         raise UserError(str(error)) from None
     click.echo(json.dumps(asyncapi.document(list(registry.fragments)), indent=2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import contracts
 from .manifest import MANIFEST, Fragment, ManifestError, Publication, load_fragment
 
 
@@ -23,7 +24,7 @@ class Registry:
 
     @property
     def publications(self) -> dict[str, Publication]:
-        """Every declared topic, once (load_registry guarantees the declarations agree)."""
+        """Every declared topic, once (load_registry refuses producers that disagree on scope or schema)."""
         return {topic: p for f in self.fragments for topic, p in f.publishes.items()}
 
     def scopes(self) -> dict[str, str]:
@@ -32,37 +33,34 @@ class Registry:
 
 
 def load_registry(folder: Path | str) -> Registry:
-    """Load every ``<folder>/*/fragment.toml``; raise ManifestError on the first problem."""
-    folder = Path(folder)
+    """The fragments under ``folder``; raise the first problem ``tessera check`` would list."""
+    fragments, problems = load_fragments(folder)
+    if problems:
+        raise problems[0]
+    return Registry(folder=Path(folder), fragments=tuple(fragments))
+
+
+def load_fragments(folder: Path | str) -> tuple[list[Fragment], list[ManifestError]]:
+    """The fragments that load, and every problem: manifests that do not load, then contract breaches.
+
+    The one loader behind ``tessera run``, ``check`` and ``asyncapi``. Fragments from other
+    sources join the list before ``contracts.problems`` so the same rules hold across all of them.
+    Raises ManifestError only when ``folder`` is not a folder at all.
+    """
+    fragments, problems = read_folder(Path(folder))
+    return fragments, problems + contracts.problems(fragments)
+
+
+def read_folder(folder: Path) -> tuple[list[Fragment], list[ManifestError]]:
+    """Every ``<folder>/*/fragment.toml`` in name order: the fragments that load, the problems of those that do not."""
     if not folder.is_dir():
         raise ManifestError(folder, None, "is not a folder of fragments; pass --frontends DIR or create it")
-    fragments: list[Fragment] = []
-    seen: dict[str, Fragment] = {}
+    fragments, problems = [], []
     for child in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         if not (child / MANIFEST).exists():
             continue
-        fragment = load_fragment(child)
-        if fragment.name in seen:
-            raise ManifestError(
-                fragment.manifest_path, "name",
-                f"{fragment.name!r} is already used by {seen[fragment.name].manifest_path}; names must be unique",
-            )
-        seen[fragment.name] = fragment
-        fragments.append(fragment)
-    _check_scopes_agree(fragments)
-    return Registry(folder=folder, fragments=tuple(fragments))
-
-
-def _check_scopes_agree(fragments: list[Fragment]) -> None:
-    owners: dict[str, tuple[Fragment, Publication]] = {}
-    for fragment in fragments:
-        for topic, publication in fragment.publishes.items():
-            if topic in owners and owners[topic][1].scope != publication.scope:
-                other = owners[topic][0]
-                raise ManifestError(
-                    fragment.manifest_path, f"publishes.{topic}.scope",
-                    f"is {publication.scope!r} but {other.manifest_path} declares {owners[topic][1].scope!r};"
-                    " one topic has one scope",
-                )
-            owners.setdefault(topic, (fragment, publication))
-
+        try:
+            fragments.append(load_fragment(child))
+        except ManifestError as error:
+            problems.append(error)
+    return fragments, problems
