@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from tessera.brokers import Envelope, MemoryBroker, open_broker
-from tessera.brokers.base import BrokerError
+from tessera.brokers.base import BrokerError, idempotency_key
 from tessera.events import Event
 
 BROKERS = {"memory": lambda history: MemoryBroker(history=history)}
@@ -69,7 +69,7 @@ def test_since_refuses_another_epoch_or_a_future_position(make_broker):
     assert broker.since(broker.epoch, 9) is None
 
 
-def test_duplicate_ids_are_not_stored_twice(make_broker):
+def test_a_repeated_key_is_a_duplicate_and_not_stored_twice(make_broker):
     broker = make_broker()
     got = []
     broker.listen(got.append)
@@ -77,6 +77,32 @@ def test_duplicate_ids_are_not_stored_twice(make_broker):
     again = broker.publish(envelope(1))
     assert (again.seq, again.duplicate, first.duplicate) == (first.seq, True, False)
     assert len(got) == 1 and broker.position() == 1
+
+
+def test_duplicates_are_found_by_key_not_by_id(make_broker):
+    broker = make_broker()
+    event = Event(type="test.event", id="7")
+    alice = broker.publish(Envelope(event, key=idempotency_key("page", "alice", "/shell", "7")))
+    bob = broker.publish(Envelope(event, key=idempotency_key("page", "bob", "/shell", "7")))
+    bob_again = broker.publish(Envelope(event, key=idempotency_key("page", "bob", "/shell", "7")))
+    assert (alice.duplicate, bob.duplicate) == (False, False) and alice.seq != bob.seq
+    assert (bob_again.duplicate, bob_again.seq) == (True, bob.seq)
+
+
+def test_without_a_key_the_cloudevents_identity_source_and_id_is_the_key(make_broker):
+    broker = make_broker()
+    billing = broker.publish(Envelope(Event(type="test.event", id="7", source="/billing")))
+    shipping = broker.publish(Envelope(Event(type="test.event", id="7", source="/shipping")))
+    again = broker.publish(Envelope(Event(type="test.event", id="7", source="/shipping", data="retry")))
+    assert (billing.duplicate, shipping.duplicate, again.duplicate) == (False, False, True)
+    assert [e.event.source for e in broker.since(broker.epoch, 0)] == ["/billing", "/shipping"]
+
+
+def test_keys_are_plain_fixed_length_strings_that_keep_their_parts_apart():
+    key = idempotency_key("event", "/billing", "x" * 10_000)
+    assert isinstance(key, str) and len(key) == 64  # what a shared broker stores: SET key seq NX EX window
+    assert idempotency_key("event", "/a", "b/c") != idempotency_key("event", "/a/b", "c")
+    assert idempotency_key("page", "alice", "/shell", "7") != idempotency_key("page", "bob", "/shell", "7")
 
 
 def test_stopped_listeners_hear_nothing_more(make_broker):

@@ -44,13 +44,65 @@ def test_http_publish_as_curl_sends_it(server):
     (cloudevent(type="tessera.resync"), {"Authorization": f"Bearer {TOKEN}"}, 400),
     (cloudevent(type="demo.ping", data={"n": "not a number"}), {"Authorization": f"Bearer {TOKEN}"}, 400),
     (cloudevent(data="x" * 70000), {"Authorization": f"Bearer {TOKEN}"}, 413),
-    (cloudevent(), {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/xml"}, 400),
+    (cloudevent(type="demo.ping", data={"n": 1}), {"Authorization": f"Bearer {TOKEN}"}, 400),  # declared user
+    (cloudevent(type="demo.local"), {"Authorization": f"Bearer {TOKEN}"}, 400),  # declared page
+    (cloudevent(), {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/xml"}, 415),
 ])
 def test_http_publish_rejections(server, body, headers, status):
     got, answer = http(server, "/_tessera/events", body, {"Content-Type": "application/json"} | headers)
     assert got == status
-    if status in (400, 401, 413):
-        assert isinstance(answer, dict) and answer["reason"]
+    assert isinstance(answer, dict) and answer["error"] and answer["reason"]
+
+
+@pytest.mark.parametrize(("event", "code"), [
+    (cloudevent(type="tessera.resync"), "forbidden"),
+    (cloudevent(type="demo.local", user="alice"), "forbidden"),
+    (cloudevent(type="demo.ping", data={"n": 1}), "invalid"),
+    (cloudevent(type="demo.ping", data={"n": "one"}, user="alice"), "invalid"),
+    (cloudevent(specversion="0.3"), "invalid"),
+])
+def test_http_publish_answers_admissions_code(server, event, code):
+    status, answer = http(server, "/_tessera/events", event,
+                          {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    assert (status, answer["error"]) == (400, code)
+
+
+def post(server, event):
+    return http(server, "/_tessera/events", event,
+                {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/cloudevents+json"})
+
+
+def test_a_user_scoped_topic_posted_to_a_user_reaches_only_that_user(server, connect):
+    alice, bob = connect("alice"), connect("bob")
+    for client in (alice, bob):
+        client.join(["demo.>", "notify.>"])
+    assert post(server, cloudevent(id="us-1", type="demo.ping", data={"n": 1}, user="alice"))[0] == 202
+    assert post(server, cloudevent(id="us-sentinel"))[0] == 202
+    assert [e["id"] for e in alice.events(2)] == ["us-1", "us-sentinel"]
+    assert [e["id"] for e in bob.events(1)] == ["us-sentinel"]
+
+
+def test_two_backends_may_use_the_same_id(server, connect):
+    page = connect("alice")
+    page.join(["notify.>"])
+    billing = post(server, cloudevent(id="same-7", source="/billing"))
+    shipping = post(server, cloudevent(id="same-7", source="/shipping"))
+    assert (billing[0], shipping[0]) == (202, 202)
+    assert (billing[1]["duplicate"], shipping[1]["duplicate"]) == (False, False)
+    assert billing[1]["seq"] != shipping[1]["seq"]
+    assert [(e["id"], e["source"]) for e in page.events(2)] == [("same-7", "/billing"), ("same-7", "/shipping")]
+
+
+def test_one_backend_posting_the_same_source_and_id_twice_is_a_duplicate(server, connect):
+    page = connect("alice")
+    page.join(["notify.>"])
+    first = post(server, cloudevent(id="retry-1", data={"title": "first"}))
+    again = post(server, cloudevent(id="retry-1", data={"title": "retried"}))
+    assert first[0] == again[0] == 202
+    assert (again[1]["duplicate"], again[1]["seq"]) == (True, first[1]["seq"])
+    post(server, cloudevent(id="retry-sentinel"))
+    assert [(e["id"], e["data"]["title"]) for e in page.events(2)] == [("retry-1", "first"),
+                                                                        ("retry-sentinel", "Invoice")]
 
 
 def test_http_publish_is_404_without_a_token(tessera_server):

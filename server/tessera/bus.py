@@ -1,22 +1,23 @@
 """The Python side of the bus: subscribe, respond and publish, independent of any transport.
 
 The socket endpoint and the HTTP publish endpoint are clients of this bus, like user code.
+Every event enters through ``admission`` (publish from Python too), then the broker.
 Subscribers run on one dispatcher thread, in event order, never on a socket's read loop;
 an exception in one is logged with the handler's name and affects nothing else.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 from dataclasses import replace
 from typing import Any, Callable
 
+from .admission import Admission
 from .brokers.base import Broker, Envelope, Published
 from .events import Event
-from .topics import TopicError, is_reserved, matches, validate_pattern, validate_topic
+from .topics import matches, validate_pattern, validate_topic
 
 log = logging.getLogger("tessera.bus")
 
@@ -28,9 +29,14 @@ class NoResponder(LookupError):
 
 
 class Bus:
-    """Python subscribers and responders, and publishing into the broker."""
+    """Python subscribers and responders, and publishing into the broker.
+
+    ``admission`` checks what Python publishes; ``Tessera.init_app`` replaces the default
+    (no declared topics) with one that knows the fragments' declarations.
+    """
 
     def __init__(self) -> None:
+        self.admission = Admission()
         self._subscribers: list[tuple[str, Handler]] = []
         self._responders: dict[str, Handler] = {}
         self._broker: Broker | None = None
@@ -63,20 +69,18 @@ class Bus:
 
     # -- publishing ------------------------------------------------------------------
     def publish(self, type: str, data: Any = None, *, user: str | None = None, source: str | None = None) -> Event:
-        """Publish from Python to every subscribed page, or only to ``user``'s pages."""
-        validate_topic(type)
-        if is_reserved(type):
-            raise TopicError(f"{type!r}: topics starting with 'tessera.' are reserved for Tessera")
-        try:
-            json.dumps(data)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"data of {type!r} must be JSON (any JSON value): {error}") from None
-        event = Event(type=type, data=data, source=f"/server/{source}" if source else "/server", user=user)
-        published = self.publish_event(Envelope(event, scope="user" if user else "global"))
-        return _with_seq(event, published, self.broker.epoch)
+        """Publish from Python to every subscribed page, or only to ``user``'s pages.
+
+        The fragments' declarations apply: a topic declared ``page`` is refused, one declared
+        ``user`` needs ``user``, a declared schema must match; undeclared topics are free.
+        Raises ``admission.Refused`` (``.code`` "invalid", "forbidden" or "too_large").
+        """
+        envelope = self.admission.from_python(type, data, user=user, source=source)
+        published = self.publish_event(envelope)
+        return _with_seq(envelope.event, published, self.broker.epoch)
 
     def publish_event(self, envelope: Envelope) -> Published:
-        """Publish an already validated envelope (from a page, a backend or Python)."""
+        """Store an envelope that ``admission`` let in (from a page, a backend or Python)."""
         return self.broker.publish(envelope)
 
     # -- requests --------------------------------------------------------------------

@@ -161,15 +161,14 @@ class Connection:
         self.patterns = self.patterns - set(frame["patterns"])
 
     def on_publish(self, frame: dict[str, Any]) -> None:
-        event = self.guard.event(frame["event"], self.user)
-        self._check_rate(event.id)
-        scope = self.guard.publication(event)
-        published = self.bus.publish_event(Envelope(event, scope=scope, origin=self.page))
-        self.send({"type": "ack", "id": event.id, "seq": published.seq, "duplicate": published.duplicate})
+        self._check_rate(self.bus.admission.claimed_id(frame["event"]))
+        envelope = self.bus.admission.from_page(frame["event"], user=self.user, page=self.page)
+        published = self.bus.publish_event(envelope)
+        self.send({"type": "ack", "id": envelope.event.id, "seq": published.seq, "duplicate": published.duplicate})
 
     def on_request(self, frame: dict[str, Any]) -> None:
-        event = self.guard.event(frame["event"], self.user)
-        self._check_rate(event.id)
+        self._check_rate(self.bus.admission.claimed_id(frame["event"]))
+        event = self.bus.admission.request_from_page(frame["event"], user=self.user)
         self.executor.submit(self._answer, frame["rid"], event)
 
     def on_ping(self, frame: dict[str, Any]) -> None:

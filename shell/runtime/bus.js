@@ -26,7 +26,7 @@ export class Core {
     /** @type {Subscription[]} */ this.subscriptions = [];
     /** @type {Map<string, TesseraEvent>} */ this.latest = new Map();
     /** @type {Map<string, {handler: Responder, owner: string}>} */ this.responders = new Map();
-    /** @type {Set<string>} ids already delivered, so a duplicate delivery is dropped */
+    /** @type {Set<string>} `source` + `id` of events already delivered (as the server keys them), so a duplicate is dropped */
     this.seen = new Set();
     /** @type {Record<string, string>} topic -> declared scope */ this.scopes = {};
     /** @type {Mirror | null} */ this.mirror = null;
@@ -40,8 +40,9 @@ export class Core {
    * @returns {boolean} false when the event was a duplicate
    */
   deliver(event) {
-    if (this.seen.has(event.id)) return false;
-    this.seen.add(event.id);
+    const key = JSON.stringify([event.source, event.id]); // one source's id cannot shadow another's
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
     if (this.seen.size > SEEN_LIMIT) {
       const oldest = this.seen.values().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);

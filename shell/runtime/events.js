@@ -12,17 +12,15 @@
  * @property {string} [epoch]
  */
 
-const PAGE = typeof globalThis.crypto?.randomUUID === "function"
-  ? crypto.randomUUID().replaceAll("-", "")
-  : Array.from({ length: 4 }, () => Math.random().toString(16).slice(2, 10)).join("");
-let counter = 0;
-
 /**
- * A unique event id: a random 128-bit prefix per page load and a counter (no UUID per event).
+ * A new event id: 128 random bits from `crypto.getRandomValues` (available on plain http too,
+ * unlike `crypto.randomUUID`). Nothing in it can be predicted from the ids a page has seen.
  * @returns {string}
  */
 export function newId() {
-  return PAGE + (++counter).toString(36);
+  let id = "";
+  for (const byte of crypto.getRandomValues(new Uint8Array(16))) id += byte.toString(16).padStart(2, "0");
+  return id;
 }
 
 /**

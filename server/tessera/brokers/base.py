@@ -2,12 +2,14 @@
 
 Brokers know nothing of Flask, sockets or pages. They give each stored event a ``seq``
 (increasing within one ``epoch``), keep the last ``history`` events for replay, drop
-duplicate event ids within an idempotency window, and call every listener with every
-stored event, in ``seq`` order.
+envelopes whose ``key`` they already stored within an idempotency window, and call every
+listener with every stored event, in ``seq`` order.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
@@ -16,14 +18,31 @@ from ..events import Event
 Listener = Callable[["Envelope"], None]
 
 
+def idempotency_key(*parts: str) -> str:
+    """A fixed-length string naming one event for duplicate detection, from the parts that
+    make it unique: ``("page", user, source, id)`` for pages, ``("event", source, id)`` for
+    backends and Python. Hashed, so a broker stores 64 characters whatever the id's length
+    (Redis: ``SET <prefix><key> <seq> NX EX <window>``)."""
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     """An event and how it is routed: ``scope`` "user" (only ``event.user``'s pages) or
-    "global" (every page); ``origin`` is the publishing page, which never gets it back."""
+    "global" (every page); ``origin`` is the publishing page, which never gets it back.
+
+    ``key`` is the idempotency key: a broker stores one envelope per key. Admission sets it;
+    left empty, it is the CloudEvents identity ``(source, id)``.
+    """
 
     event: Event
     scope: str = "global"
     origin: str | None = None
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", idempotency_key("event", self.event.source, self.event.id))
 
     def stored(self, seq: int, epoch: str) -> "Envelope":
         return replace(self, event=replace(self.event, seq=seq, epoch=epoch))
@@ -31,7 +50,8 @@ class Envelope:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """What ``Broker.publish`` did: the event's position, and whether it was a duplicate id."""
+    """What ``Broker.publish`` did: the event's position, and whether its key was already stored
+    (then ``seq`` is the stored event's)."""
 
     seq: int
     duplicate: bool = False
@@ -45,7 +65,7 @@ class Broker(Protocol):
     epoch: str
 
     def publish(self, envelope: Envelope) -> Published:
-        """Store and fan out ``envelope`` unless its event id was already published."""
+        """Store and fan out ``envelope`` unless an envelope with its ``key`` was already stored."""
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` with every stored envelope, in order; returns a stop function."""

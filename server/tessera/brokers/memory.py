@@ -19,26 +19,26 @@ class MemoryBroker:
         self.epoch = uuid.uuid4().hex[:12]
         self._history: deque[Envelope] = deque(maxlen=max(history, 0))
         self._seq = 0
-        self._ids: OrderedDict[str, int] = OrderedDict()
+        self._keys: OrderedDict[str, int] = OrderedDict()  # idempotency key -> seq, oldest first
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
 
     def publish(self, envelope: Envelope) -> Published:
         with self._lock:
-            if (seq := self._ids.get(envelope.event.id)) is not None:
+            if (seq := self._keys.get(envelope.key)) is not None:
                 return Published(seq, duplicate=True)
             self._seq += 1
             stored = envelope.stored(self._seq, self.epoch)
-            self._remember(stored.event.id, self._seq)
+            self._remember(envelope.key, self._seq)
             self._history.append(stored)
             for listener in list(self._listeners):
                 listener(stored)
             return Published(self._seq)
 
-    def _remember(self, event_id: str, seq: int) -> None:
-        self._ids[event_id] = seq
-        if len(self._ids) > IDEMPOTENCY_WINDOW:
-            self._ids.popitem(last=False)
+    def _remember(self, key: str, seq: int) -> None:
+        self._keys[key] = seq
+        if len(self._keys) > IDEMPOTENCY_WINDOW:
+            self._keys.popitem(last=False)
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         with self._lock:
