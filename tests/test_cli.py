@@ -80,9 +80,9 @@ def test_port_in_use_is_one_line(tessera_server):
 
 @pytest.mark.parametrize(("code", "message"), [
     ("import nowhere_to_be_found\n", "server.py raised ModuleNotFoundError"),
-    ("def setup(tessera):\n    raise ValueError('no stock file')\n", "setup(tessera) of server.py raised ValueError: "
-                                                                       "no stock file (line 2)"),
-    ("x = 1\n", "server.py must define setup(tessera)"),
+    ("def setup(fragment):\n    raise ValueError('no stock file')\n", "setup(fragment) of server.py raised "
+                                                                        "ValueError: no stock file (line 2)"),
+    ("x = 1\n", "server.py must define setup(fragment)"),
 ])
 def test_broken_fragment_server_module_is_one_line(tmp_path, code, message):
     folder = tmp_path / "shop"
@@ -121,3 +121,34 @@ def test_allowed_origins_are_normalised():
 
     values = resolve({}, environ={"TESSERA_ALLOWED_ORIGINS": "HTTP://Shop.Example/, https://b.example:8443"})
     assert values["TESSERA_ALLOWED_ORIGINS"] == ["http://shop.example", "https://b.example:8443"]
+
+
+def test_options_reach_an_app_module_without_writing_the_environment(tessera_server_factory):
+    import json
+    import urllib.request
+
+    server = tessera_server_factory(
+        app="settings_app:app", cwd=FIXTURES / "apps", env={"TESSERA_RATE": "42", "TESSERA_PUBLISH_TOKEN": "env"},
+        options=["--frontends", str(FIXTURES / "shop"), "--publish-token", "cli", "--broker", "memory://",
+                 "--allowed-origin", "http://partner.example"])
+    with urllib.request.urlopen(server.url + "/test/settings") as response:
+        seen = json.load(response)
+    set_by_the_user = sorted({k for k in os.environ if k.startswith("TESSERA_")} | {"TESSERA_RATE",
+                                                                                   "TESSERA_PUBLISH_TOKEN"})
+    assert seen["environ"] == set_by_the_user
+    assert seen["config"]["TESSERA_FRONTENDS"] == str(FIXTURES / "shop")
+    assert seen["config"]["TESSERA_PUBLISH_TOKEN"] == "cli"  # the option beats the environment variable
+    assert seen["config"]["TESSERA_ALLOWED_ORIGINS"] == ["http://partner.example"]
+    assert seen["config"]["TESSERA_RATE"] == 42.0
+
+
+def test_an_app_argument_wins_over_the_option_with_a_warning(tessera_server_factory, tmp_path):
+    import urllib.request
+
+    server = tessera_server_factory(app="mirror_app:app", cwd=FIXTURES / "apps",
+                                    options=["--frontends", str(tmp_path)])
+    with urllib.request.urlopen(server.url + "/") as response:
+        assert 'name="alpha"' in response.read().decode()  # mirror_app's Tessera(app, frontends=shop)
+    warning = next(line for line in server.output().splitlines() if "wins over" in line)
+    assert "WARNING" in warning and "Tessera(frontends=" in warning
+    assert f"--frontends '{tmp_path}'" in warning and str(FIXTURES / "shop") in warning

@@ -54,3 +54,14 @@ def test_every_error_code_is_documented():
     protocol = (ROOT / "docs" / "protocol.md").read_text()
     for code in ("forbidden", "invalid", "too_large", "rate_limited", "bad_frame"):
         assert f"`{code}`" in README and f"`{code}`" in protocol, code
+
+
+def test_the_fragment_server_api_in_the_readme_exists():
+    from tessera.fragment_server import FragmentBus, FragmentContext
+
+    paragraph = README.split("- `server.py` defines `setup(fragment)`", 1)[1].split("\n- ", 1)[0]
+    named = set(re.findall(r"`@?fragment\.([a-z_.]+)", paragraph))
+    assert named == {"name", "version", "bus.subscribe", "bus.respond", "bus.publish", "props", "current_user"}
+    for name in named:
+        owner, attribute = (FragmentBus, name[4:]) if name.startswith("bus.") else (FragmentContext, name)
+        assert attribute in ("name", "version") or callable(getattr(owner, attribute)), name

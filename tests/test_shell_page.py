@@ -7,21 +7,28 @@ import pytest
 from flask import Flask
 
 from tessera import Tessera
+from tessera.state import State
 
 from conftest import FIXTURES
 
 
 @pytest.fixture
-def app(tmp_path):
-    app = Flask(__name__)
-    tessera = Tessera(app, frontends=FIXTURES / "shop")
+def tessera():
+    tessera = Tessera(frontends=FIXTURES / "shop")
 
     @tessera.props("alpha")
     def alpha_props():
         return {"greeting": "hello from props", "user": tessera.current_user()}
 
-    yield app
+    yield tessera
     tessera.close()
+
+
+@pytest.fixture
+def app(tessera):
+    app = Flask(__name__)
+    tessera.init_app(app)
+    return app
 
 
 @pytest.fixture
@@ -34,7 +41,9 @@ def config_of(html):
 
 
 def test_extension_state_is_in_app_extensions(app):
-    assert isinstance(app.extensions["tessera"], Tessera)
+    state = app.extensions["tessera"]
+    assert isinstance(state, State) and state.app is app
+    assert [f.name for f in state.registry.fragments] == ["alpha", "badmodule", "beta", "broken"]
     assert app.config["TESSERA_HISTORY"] == 10000
     assert app.config["TESSERA_MAX_EVENT_BYTES"] == 65536
 
@@ -133,7 +142,7 @@ def test_init_app_pattern_and_setting_precedence(monkeypatch):
     tessera = Tessera()
     tessera.init_app(app)
     tessera.close()
-    assert app.extensions["tessera"] is tessera
+    assert app.extensions["tessera"].app is app
     assert app.config["TESSERA_HISTORY"] == 77  # the environment wins (deployments set it)
     assert app.config["TESSERA_RATE"] == 7.0  # then the app's config, then the default
     assert app.config["TESSERA_MAX_EVENT_BYTES"] == 65536
@@ -210,7 +219,9 @@ def test_routes_limit_where_fragments_appear(tmp_path):
     assert missing.status_code == 404
 
 
-def test_registering_after_the_first_request_is_an_error(app, client):
+def test_registering_after_the_first_request_is_an_error(tessera, client):
     client.get("/_tessera/health")
     with pytest.raises(AssertionError, match="before the app serves its first request"):
-        app.extensions["tessera"].props("alpha")
+        tessera.props("beta")
+    with pytest.raises(AssertionError, match="before the app serves its first request"):
+        tessera.identify(lambda: None)

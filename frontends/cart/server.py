@@ -105,45 +105,45 @@ def _data(event: Any) -> dict[str, Any]:
     return event.data if isinstance(event.data, dict) else {}
 
 
-def setup(tessera: Any) -> None:
+def setup(fragment: Any) -> None:
     store = CartStore()
     order_ids = itertools.count(1042)
     order_lock = threading.Lock()
 
-    @tessera.props("cart")
+    @fragment.props
     def cart_props() -> dict[str, Any]:
-        items = store.items(tessera.current_user())
+        items = store.items(fragment.current_user())
         return {"items": items, "quote": quote(items)}
 
-    @tessera.bus.subscribe("cart.item.added")
+    @fragment.bus.subscribe("cart.item.added")
     def on_added(event: Any) -> None:
         item = clean_item(event.data)
         if item:
             store.add(event.user, item)
 
-    @tessera.bus.subscribe("cart.item.quantity")
+    @fragment.bus.subscribe("cart.item.quantity")
     def on_quantity(event: Any) -> None:
         store.set_qty(event.user, _data(event).get("sku"), _data(event).get("qty"))
 
-    @tessera.bus.subscribe("cart.item.removed")
+    @fragment.bus.subscribe("cart.item.removed")
     def on_removed(event: Any) -> None:
         store.remove(event.user, _data(event).get("sku"))
 
-    @tessera.bus.subscribe("cart.cleared")
+    @fragment.bus.subscribe("cart.cleared")
     def on_cleared(event: Any) -> None:
         store.clear(event.user)
 
-    @tessera.bus.respond("cart.get")
+    @fragment.bus.respond("cart.get")
     def get_cart(event: Any) -> dict[str, Any]:
         return {"items": store.items(event.user)}
 
-    @tessera.bus.respond("pricing.quote")
+    @fragment.bus.respond("pricing.quote")
     def pricing_quote(event: Any) -> dict[str, Any]:
         data = _data(event)
         items = clean_items(data["items"]) if "items" in data else store.items(event.user)
         return quote(items)
 
-    @tessera.bus.subscribe("checkout.requested")
+    @fragment.bus.subscribe("checkout.requested")
     def on_checkout(event: Any) -> None:
         # The page sends what the shopper saw; the server's copy covers a bare request.
         server_items = store.clear(event.user)
@@ -154,12 +154,12 @@ def setup(tessera: Any) -> None:
             order_id = next(order_ids)
         totals = quote(items)
         count = totals["count"]
-        tessera.bus.publish(
+        fragment.bus.publish(
             "order.confirmed",
             {"order_id": order_id, "total": totals["total"], "items": items},
-            user=event.user, source="cart",
+            user=event.user,
         )
-        tessera.bus.publish(
+        fragment.bus.publish(
             "notify.new",
             {
                 "title": f"Order #{order_id} confirmed",
@@ -167,9 +167,9 @@ def setup(tessera: Any) -> None:
                         " — roasting starts tomorrow morning.",
                 "level": "success",
             },
-            user=event.user, source="cart",
+            user=event.user,
         )
-        tessera.bus.publish(
+        fragment.bus.publish(
             "order.placed",
             {
                 "order_id": order_id,
@@ -177,5 +177,5 @@ def setup(tessera: Any) -> None:
                 "items": [{"sku": i["sku"], "qty": i["qty"]} for i in items],
                 "city": random.choice(CITIES),
             },
-            user=None, source="cart",
+            user=None,
         )

@@ -93,25 +93,24 @@ def _order_lines(data: Any) -> list[dict[str, Any]]:
     return [line for line in items or [] if isinstance(line, dict)]
 
 
-def setup(tessera: Any) -> None:
+def setup(fragment: Any) -> None:
     store = StockStore(PRODUCTS)
     names = {p["sku"]: p["name"] for p in PRODUCTS}
 
-    @tessera.props("catalog")
+    @fragment.props
     def catalog_props() -> dict[str, Any]:
         stock = store.snapshot()
         return {"products": [dict(p, stock=stock[p["sku"]]) for p in PRODUCTS]}
 
-    @tessera.bus.respond("catalog.stock")
+    @fragment.bus.respond("catalog.stock")
     def current_stock(event: Any) -> dict[str, int]:
         return store.snapshot()
 
-    @tessera.bus.subscribe("order.placed")
+    @fragment.bus.subscribe("order.placed")
     def on_order_placed(event: Any) -> None:
         for sku, stock in store.take(_order_lines(event.data)).items():
-            tessera.bus.publish(
+            fragment.bus.publish(
                 "stock.changed",
                 {"sku": sku, "stock": stock, "name": names[sku]},
                 user=None,
-                source="catalog",
             )

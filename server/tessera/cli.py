@@ -8,6 +8,8 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -15,7 +17,7 @@ from flask import Flask
 
 from . import asyncapi, contracts, scaffold
 from .brokers import BrokerError
-from .config import ConfigError
+from .config import ConfigError, command_line
 from .manifest import ManifestError
 from .registry import load_fragments, load_registry
 from .serving import ServeError, check_address, serve
@@ -55,10 +57,6 @@ def main() -> None:
 def run(host, port, frontends, shell, broker, workers, remotes, origins, publish_token, app_path) -> None:
     """Serve the shell page composed of every fragment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if frontends is None and app_path is None and "TESSERA_FRONTENDS" not in os.environ:
-        frontends = Path("frontends")
-    _export_settings(frontends=frontends, shell=shell, broker=broker, remotes=remotes,
-                     origins=origins, publish_token=publish_token)
     if remotes:
         raise UserError("--remote: remote fragments are not supported by this version yet")
     if workers > 1:
@@ -67,31 +65,48 @@ def run(host, port, frontends, shell, broker, workers, remotes, origins, publish
         check_address(host, port)
     except ServeError as error:
         raise UserError(str(error)) from None
-    serve(_load_app(app_path), host=host, port=port)
+    options = {"frontends": frontends, "shell": shell, "broker": broker, "allowed_origins": origins,
+               "publish_token": publish_token}
+    with _start_up_logs():
+        app = _load_app(app_path, options)
+    serve(app, host=host, port=port)
 
 
-def _export_settings(*, frontends, shell, broker, remotes, origins, publish_token) -> None:
-    """Options become TESSERA_* environment variables, so they apply to --app apps too."""
-    values = {
-        "TESSERA_FRONTENDS": str(frontends.resolve()) if frontends else None,
-        "TESSERA_SHELL": str(shell.resolve()) if shell else None,
-        "TESSERA_BROKER": broker,
-        "TESSERA_REMOTES": ",".join(remotes) or None,
-        "TESSERA_ALLOWED_ORIGINS": ",".join(origins) or None,
-        "TESSERA_PUBLISH_TOKEN": publish_token,
-    }
-    for name, value in values.items():
-        if value is not None:
-            os.environ[name] = value
+@contextmanager
+def _start_up_logs() -> Iterator[None]:
+    """Hold Tessera's log records while the app is built: logged once it is, dropped if bad
+    input stops start-up (then the error is the one line on stderr)."""
+    logger, held = logging.getLogger("tessera"), _Held()
+    logger.addHandler(held)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(held)
+        logger.propagate = True
+    for record in held.records:
+        logging.getLogger(record.name).handle(record)
 
 
-def _load_app(app_path: str | None) -> Flask:
+class _Held(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _load_app(app_path: str | None, options: dict) -> Flask:
+    """The built-in app made with ``options``, or the ``--app`` module imported with them in
+    force (``command_line``: they reach its ``Tessera(app)`` without touching ``os.environ``)."""
     try:
         if app_path is None:
             from .app import create_app
 
-            return create_app()
-        return _import_app(app_path)
+            return create_app(**options)
+        with command_line(**options):
+            return _import_app(app_path)
     except USER_ERRORS as error:
         raise UserError(str(error)) from None
 

@@ -1,11 +1,24 @@
-"""``TESSERA_*`` settings: defaults, types, and how environment variables apply to them."""
+"""``TESSERA_*`` settings: defaults, types, and which source wins.
+
+A setting's value comes from, in order: the argument given to ``Tessera(...)``, the
+``tessera run`` option (``command_line``), the environment variable, ``app.config``, the
+default. An argument that overrides a different command-line or environment value is kept,
+and the conflict is logged naming both.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable
 from urllib.parse import urlsplit
+
+log = logging.getLogger("tessera")
 
 PREFIX = "TESSERA_"
 
@@ -44,32 +57,99 @@ CHECKS: dict[str, Callable[[Any], bool]] = {
     "TESSERA_FRAGMENT_TIMEOUT": lambda v: isinstance(v, (int, float)) and v > 0,
     "TESSERA_ALLOWED_ORIGINS": lambda v: all(_is_origin(o) for o in v),
 }
+# settings that are paths: relative ones are taken from the app's root_path
+PATHS = ("TESSERA_FRONTENDS", "TESSERA_SHELL")
+# the Tessera(...) argument and the `tessera run` option of a setting, to name them in messages
+ARGUMENTS = {"TESSERA_FRONTENDS": "frontends", "TESSERA_SHELL": "shell", "TESSERA_BROKER": "broker"}
+OPTIONS = {"TESSERA_FRONTENDS": "--frontends", "TESSERA_SHELL": "--shell", "TESSERA_BROKER": "--broker",
+           "TESSERA_ALLOWED_ORIGINS": "--allowed-origin", "TESSERA_PUBLISH_TOKEN": "--publish-token",
+           "TESSERA_REMOTES": "--remote"}
+
+ARGUMENT, OPTION, ENVIRONMENT, CONFIG = "argument", "option", "environment", "config"  # sources, strongest first
+
+_command_line: ContextVar[Mapping[str, Any]] = ContextVar("tessera_command_line", default=MappingProxyType({}))
 
 
 class ConfigError(ValueError):
     """A setting whose value cannot be used."""
 
 
+@contextmanager
+def command_line(*, frontends: str | Path | None = None, shell: str | Path | None = None,
+                 broker: str | None = None, allowed_origins: Sequence[str] = (),
+                 publish_token: str | None = None, remotes: Sequence[str] = ()) -> Iterator[None]:
+    """``tessera run``'s options, applied to every Tessera set up inside the block.
+
+    The CLI wraps the import of an ``--app`` module (and the built-in app's creation) in it,
+    so options reach the user's ``Tessera(app)`` without writing ``os.environ``. Paths are
+    relative to the current directory, like any command-line path.
+    """
+    given = {
+        "TESSERA_FRONTENDS": str(Path(frontends).resolve()) if frontends else None,
+        "TESSERA_SHELL": str(Path(shell).resolve()) if shell else None,
+        "TESSERA_BROKER": broker,
+        "TESSERA_ALLOWED_ORIGINS": list(allowed_origins) or None,
+        "TESSERA_PUBLISH_TOKEN": publish_token,
+        "TESSERA_REMOTES": _remotes(",".join(remotes)) or None,
+    }
+    token = _command_line.set(MappingProxyType({k: v for k, v in given.items() if v is not None}))
+    try:
+        yield
+    finally:
+        _command_line.reset(token)
+
+
 def resolve(config: Mapping[str, Any], environ: Mapping[str, str] | None = None,
-            overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Each setting's value: environment variable, else override, else app config, else default."""
+            arguments: Mapping[str, Any] | None = None, command_line: Mapping[str, Any] | None = None,
+            root: str | Path = ".") -> dict[str, Any]:
+    """Each setting's value: ``Tessera(...)`` argument, else command-line option, else
+    environment variable, else app config, else default. Paths are made absolute from ``root``."""
     environ = os.environ if environ is None else environ
-    overrides = overrides or {}
+    command_line = _command_line.get() if command_line is None else command_line
+    arguments = {name: value for name, value in (arguments or {}).items() if value is not None}
     values = {}
     for name, (default, parse, valid) in SETTINGS.items():
+        sources: list[tuple[str, Any]] = []  # (ARGUMENT | OPTION | ENVIRONMENT | CONFIG, value), the winner first
+        if name in arguments:
+            sources.append((ARGUMENT, arguments[name]))
+        if name in command_line:
+            sources.append((OPTION, command_line[name]))
         if name in environ:
             try:
-                values[name] = parse(environ[name])
+                sources.append((ENVIRONMENT, parse(environ[name])))
             except ValueError:
                 raise ConfigError(f"{name}={environ[name]!r} is not valid: use {valid}") from None
-        elif overrides.get(name) is not None:
-            values[name] = overrides[name]
-        else:
-            values[name] = config.get(name, default)
-        if name in CHECKS and not CHECKS[name](values[name]):
-            raise ConfigError(f"{name}={values[name]!r} is not valid: use {valid}")
+        sources.append((CONFIG, config.get(name, default)))
+        if name in PATHS:
+            sources = [(source, _absolute(value, root)) for source, value in sources]
+        (source, value), overridden = sources[0], sources[1:-1]
+        for other, other_value in overridden if source == ARGUMENT else ():
+            if other_value != value:
+                log.warning("%s wins over %s: an argument given in code beats the command line and the "
+                            "environment", _named(ARGUMENT, name, value), _named(other, name, other_value))
+        if name in CHECKS and not CHECKS[name](value):
+            raise ConfigError(f"{_named(source, name, value)} is not valid: use {valid}")
+        values[name] = value
     values["TESSERA_ALLOWED_ORIGINS"] = [_normal(o) for o in values["TESSERA_ALLOWED_ORIGINS"]]
     return values
+
+
+def _absolute(value: str | Path | None, root: str | Path) -> str | None:
+    return None if value is None else str((Path(root) / value).resolve())
+
+
+def _named(source: str, name: str, value: Any) -> str:
+    """A setting's value and where it came from, as a user wrote it; a broker URL without its password."""
+    if name == "TESSERA_BROKER" and isinstance(value, str) and urlsplit(value).password:
+        parts = urlsplit(value)
+        value = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+    if source == ARGUMENT:
+        return f"Tessera({ARGUMENTS[name]}={value!r})"
+    if source == OPTION:
+        return f"{OPTIONS[name]} {value!r}"
+    if source == ENVIRONMENT:
+        return f"environment variable {name}={value!r}"
+    return f"{name}={value!r}"
 
 
 def _is_origin(origin: str) -> bool:

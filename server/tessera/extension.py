@@ -1,27 +1,35 @@
-"""``Tessera``: the Flask extension that composes fragments and mirrors the bus."""
+"""``Tessera``: the Flask extension that composes fragments and mirrors the bus.
+
+As Flask's extension guidance asks, the ``Tessera`` object holds no app: ``init_app(app)``
+builds that app's ``State`` (state.py) in ``app.extensions["tessera"]``, and endpoints read it
+through ``current_app``. One ``Tessera`` may serve several apps; what it keeps is what users
+register on it (``@tessera.identify``, ``@tessera.props``, ``@tessera.bus.subscribe``...),
+applied to every app it serves.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
-import traceback
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
-from . import config as settings
-from .admission import Admission
-from .bus import Bus
+from . import config
+from .guard import Guard
 from .brokers import open_broker
+from .bus import Bus, Handler
 from .composition import Composer, PropsProvider
-from .http import register_routes
+from .events import Event
+from .fragment_server import start_fragment_servers
+from .http import pages
 from .identity import Identify, Identity
-from .manifest import Fragment, ManifestError
 from .publish_endpoint import register_publish
-from .registry import Registry, load_registry
+from .registry import load_registry
 from .socket_endpoint import register_socket
+from .state import KEY, State, blueprint
+from .topics import validate_pattern, validate_topic
 
 log = logging.getLogger("tessera")
 
@@ -29,83 +37,97 @@ log = logging.getLogger("tessera")
 class Tessera:
     """Compose the fragments of ``frontends`` into a shell page and mirror the bus.
 
-    ``Tessera(app)`` or ``Tessera()`` then ``init_app(app)``. Settings come from
-    ``TESSERA_*`` environment variables, else the arguments, else ``app.config``.
+    ``Tessera(app)``, or ``Tessera()`` then ``init_app(app)`` (once per app). A setting comes
+    from the argument given here, else the ``tessera run`` option, else the ``TESSERA_*``
+    environment variable, else ``app.config``, else its default (config.py).
     """
 
     def __init__(self, app: Flask | None = None, *, frontends: str | Path | None = None,
                  shell: str | Path | None = None, broker: str | None = None):
-        self.bus = Bus()
-        self._overrides = {"TESSERA_FRONTENDS": frontends, "TESSERA_SHELL": shell, "TESSERA_BROKER": broker}
-        self._props: dict[str, PropsProvider] = {}
+        self._arguments = {"TESSERA_FRONTENDS": frontends, "TESSERA_SHELL": shell, "TESSERA_BROKER": broker}
         self._identify: Identify | None = None
-        self.app: Flask | None = None
-        self.registry: Registry | None = None
-        self.identity: Identity | None = None
+        self._props: dict[str, PropsProvider] = {}
+        # The apps' states, only to reach them outside an app context (a module-level publish,
+        # a user's thread) and to apply late registrations; weak, so no app is kept alive.
+        self._served: weakref.WeakSet[State] = weakref.WeakSet()
+        self.bus = ExtensionBus(self)
         if app is not None:
             self.init_app(app)
 
     # -- set-up ----------------------------------------------------------------------
     def init_app(self, app: Flask) -> None:
-        if self.app is not None and self.app is not app:
-            raise RuntimeError("this Tessera is already bound to another app; create one Tessera per app")
-        config = settings.resolve(app.config, overrides=self._overrides)
-        app.config.update(config)
-        folder = Path(config["TESSERA_FRONTENDS"])
-        self.registry = load_registry(folder if folder.is_absolute() else Path(app.root_path) / folder)
-        self.settings = config
-        self.admission = Admission(self.registry, max_bytes=config["TESSERA_MAX_EVENT_BYTES"])
-        self.bus.admission = self.admission
-        self.guard = self.admission  # socket_endpoint still passes it to Connection; goes with the lead's rewrite
-        self.bus.attach(open_broker(config["TESSERA_BROKER"], history=config["TESSERA_HISTORY"]))
-        self.app = app
-        app.extensions["tessera"] = self
-        self._load_fragment_servers()
-        self.identity = Identity(config["TESSERA_SECRET_KEY"])
-        self.identity.identify = self._identify
-        shell = config["TESSERA_SHELL"]
-        self.composer = Composer(
-            registry=self.registry,
-            shell_file=Path(shell).resolve() if shell else None,
-            props=self._props,
-            client_config={"scopes": self.registry.scopes(), "socket": "/_tessera/ws"},
+        """Set Tessera up on ``app``: load its fragments, open its broker, add the endpoints."""
+        if KEY in app.extensions:
+            raise RuntimeError(f"app {app.name!r} already has a Tessera: call init_app once per app")
+        settings = config.resolve(app.config, arguments=self._arguments, root=app.root_path)
+        app.config.update(settings)
+        registry = load_registry(settings["TESSERA_FRONTENDS"])
+        props = dict(self._props)
+        shell = settings["TESSERA_SHELL"]
+        composer = Composer(
+            registry=registry,
+            shell_file=Path(shell) if shell else None,
+            props=props,
+            client_config={"scopes": registry.scopes(), "socket": "/_tessera/ws"},
         )
-        register_routes(app, self)
-        register_publish(app, self)
-        self.hub = register_socket(app, self)
-        app.after_request(self.identity.save)
+        identity = Identity(settings["TESSERA_SECRET_KEY"])
+        identity.identify = self._identify
+        bus = Bus()
+        admission = Guard(registry)
+        state = State(app=app, settings=settings, registry=registry, identity=identity, composer=composer,
+                      bus=bus, admission=admission, props=props)
+        self.bus.apply_to(state)
+        bus.attach(open_broker(settings["TESSERA_BROKER"], history=settings["TESSERA_HISTORY"]))
+        app.extensions[KEY] = state
+        try:
+            start_fragment_servers(state)
+            state.hub = register_socket(app, state)
+            register_publish(app, state)
+        except BaseException:
+            del app.extensions[KEY]
+            state.close()
+            raise
+        app.register_blueprint(pages)
+        app.register_blueprint(blueprint)
+        app.after_request(identity.save)
+        self._served.add(state)
 
-    def _load_fragment_servers(self) -> None:
-        """Run ``setup(tessera)`` of every fragment that declares a ``server`` module."""
-        for fragment in self.registry.fragments:
-            if not fragment.server:
-                continue
-            module = _import_fragment_server(fragment)
-            try:
-                module.setup(self)
-            except Exception as error:
-                path = fragment.root / fragment.server
-                raise ManifestError(fragment.manifest_path, "server",
-                                    "setup(tessera) of " + _failure(fragment.server, path, error)) from error
+    def _state(self) -> State:
+        """The state of the current app context's app, else of the one app this Tessera serves."""
+        if has_app_context():
+            state = current_app.extensions.get(KEY)
+            if state in self._served:
+                return state
+        served = list(self._served)
+        if len(served) == 1:
+            return served[0]
+        if not served:
+            raise RuntimeError("this Tessera serves no app yet: call Tessera(app) or tessera.init_app(app) first")
+        raise RuntimeError(f"this Tessera serves {len(served)} apps: call it inside `with app.app_context():` "
+                           "to say which")
 
     def _check_setup(self, what: str) -> None:
-        if self.app is not None and self.app._got_first_request:
-            raise AssertionError(f"{what} must be registered before the app serves its first request")
+        for state in self._served:
+            state.check_setup(what)
 
     # -- decorators --------------------------------------------------------------------
     def identify(self, function: Identify) -> Identify:
         """Register the function that returns the current user's id (or None if anonymous)."""
         self._check_setup("@tessera.identify")
         self._identify = function
-        if self.identity is not None:
-            self.identity.identify = function
+        for state in self._served:
+            state.identity.identify = function
         return function
 
     def props(self, fragment: str) -> Callable[[PropsProvider], PropsProvider]:
-        """Register the function that returns ``ctx.props`` (and the template's ``props``)."""
+        """Register the function that returns ``ctx.props`` (and the template's ``props``) of ``fragment``."""
         self._check_setup("@tessera.props")
 
         def register(function: PropsProvider) -> PropsProvider:
+            if fragment in self._props:
+                raise ValueError(f"fragment {fragment!r} already has a props provider")
+            for state in self._served:
+                state.add_props(fragment, function, what="@tessera.props")
             self._props[fragment] = function
             return function
 
@@ -113,31 +135,60 @@ class Tessera:
 
     def current_user(self) -> str:
         """The user id of the current request (an anonymous id when nobody is signed in)."""
-        return self.identity.current()
+        return self._state().current_user()
 
     def close(self) -> None:
-        self.hub.close()
-        self.bus.close()
-        self.bus.broker.close()
+        """Stop Tessera in every app it serves: sockets, Python bus and broker."""
+        for state in list(self._served):
+            self._served.discard(state)
+            state.close()
 
 
-def _import_fragment_server(fragment: Fragment) -> Any:
-    """Import a fragment's ``server`` module; its errors become a ManifestError naming the line."""
-    path = fragment.root / fragment.server
-    module_name = f"tessera_fragments.{fragment.name.replace('-', '_')}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:
-        raise ManifestError(fragment.manifest_path, "server", _failure(fragment.server, path, error)) from error
-    if not callable(getattr(module, "setup", None)):
-        raise ManifestError(fragment.manifest_path, "server", f"{fragment.server} must define setup(tessera)")
-    return module
+class ExtensionBus:
+    """``tessera.bus``: subscribers and responders for every app the Tessera serves.
 
+    Handlers run inside their app's context, so ``tessera.bus.publish`` from a handler (or a
+    request) goes to that app; outside any app context it goes to the one app served.
+    """
 
-def _failure(name: str, path: Path, error: Exception) -> str:
-    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == path]
-    where = f" (line {lines[-1]})" if lines else ""
-    return f"{name} raised {type(error).__name__}: {error}{where}"
+    def __init__(self, tessera: Tessera):
+        self._tessera = tessera
+        self._subscribers: list[tuple[str, Handler]] = []
+        self._responders: dict[str, Handler] = {}
+
+    def subscribe(self, pattern: str) -> Callable[[Handler], Handler]:
+        """``@tessera.bus.subscribe("checkout.>")``: call the function with every matching event."""
+        validate_pattern(pattern)
+
+        def register(handler: Handler) -> Handler:
+            for state in self._tessera._served:
+                state.bus.subscribe(pattern)(state.in_context(handler))
+            self._subscribers.append((pattern, handler))
+            return handler
+
+        return register
+
+    def respond(self, topic: str) -> Callable[[Handler], Handler]:
+        """``@tessera.bus.respond("pricing.quote")``: answer pages' ``bus.request()`` of that type."""
+        validate_topic(topic)
+
+        def register(handler: Handler) -> Handler:
+            if topic in self._responders:
+                raise ValueError(f"{topic!r} already has a responder: {self._responders[topic].__qualname__}")
+            for state in self._tessera._served:
+                state.bus.respond(topic)(state.in_context(handler))
+            self._responders[topic] = handler
+            return handler
+
+        return register
+
+    def publish(self, type: str, data: Any = None, *, user: str | None = None, source: str | None = None) -> Event:
+        """Publish from Python to every subscribed page, or only to ``user``'s pages."""
+        return self._tessera._state().bus.publish(type, data, user=user, source=source)
+
+    def apply_to(self, state: State) -> None:
+        """Give a new app's bus every subscriber and responder registered so far."""
+        for pattern, handler in self._subscribers:
+            state.bus.subscribe(pattern)(state.in_context(handler))
+        for topic, handler in self._responders.items():
+            state.bus.respond(topic)(state.in_context(handler))

@@ -27,9 +27,9 @@ def check_address(host: str, port: int) -> None:
 def serve(app: Flask, *, host: str, port: int) -> None:
     """Serve until interrupted; one process, a thread per connection."""
     server = make_server(host, port, app, threaded=True)
-    tessera = app.extensions["tessera"]
-    names = ", ".join(f.name for f in tessera.registry.fragments) or "none"
-    log.info("Tessera serving %d fragments (%s) on http://%s:%d/", len(tessera.registry.fragments),
+    state = app.extensions["tessera"]
+    names = ", ".join(f.name for f in state.registry.fragments) or "none"
+    log.info("Tessera serving %d fragments (%s) on http://%s:%d/", len(state.registry.fragments),
              names, host, server.port)
     try:
         server.serve_forever()
@@ -37,4 +37,4 @@ def serve(app: Flask, *, host: str, port: int) -> None:
         pass
     finally:
         server.server_close()
-        tessera.close()
+        state.close()
