@@ -17,7 +17,7 @@ from typing import Any, Callable
 from flask import Flask, current_app, has_app_context
 
 from . import config
-from .guard import Guard
+from .admission import Admission
 from .brokers import open_broker
 from .bus import Bus, Handler
 from .composition import Composer, PropsProvider
@@ -73,7 +73,8 @@ class Tessera:
         identity = Identity(settings["TESSERA_SECRET_KEY"])
         identity.identify = self._identify
         bus = Bus()
-        admission = Guard(registry)
+        admission = Admission(registry, max_bytes=settings["TESSERA_MAX_EVENT_BYTES"])
+        bus.admission = admission
         state = State(app=app, settings=settings, registry=registry, identity=identity, composer=composer,
                       bus=bus, admission=admission, props=props)
         self.bus.apply_to(state)
