@@ -13,8 +13,8 @@ import threading
 from typing import Callable
 
 from .brokers.base import Broker, Envelope
-from .connection import Connection, event_frame
-from .protocol import encode
+from .connection import Connection
+from .delivery import event_text
 
 log = logging.getLogger("tessera.hub")
 
@@ -53,7 +53,7 @@ class Hub:
     def _offer_all(self, envelope: Envelope) -> None:
         with self._lock:
             connections = list(self._connections)
-        text = encode(event_frame(envelope))
+        text = event_text(envelope)
         for connection in connections:
             connection.offer(envelope, text)
 

@@ -1,8 +1,9 @@
-"""Frames waiting for a connection's writer thread, bounded in characters, not in count.
+"""Frames waiting for a connection's writer, bounded in characters, not in count.
 
 Built on ``queue.SimpleQueue`` (implemented in C): the fan-out thread hands one frame to
 each of N connections per event, so the hand-off must be cheap. Only a producer that
-waits for room (the replay) pays for a ``threading.Event``.
+waits for room (the replay) pays for a ``threading.Event``. Control items (a pong) are
+tiny and always taken, so a page that reads slowly still gets its pings answered in order.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from typing import Any
+
+EMPTY = object()  # what ``get`` returns when nothing arrived within its timeout
 
 
 class Outbox:
@@ -21,7 +25,7 @@ class Outbox:
 
     def __init__(self, limit: int):
         self.limit = limit
-        self._frames: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._frames: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._size = 0
         self._lock = threading.Lock()
         self._room = threading.Event()
@@ -44,19 +48,30 @@ class Outbox:
             if remaining <= 0 or not self._room.wait(remaining):
                 return False
 
-    def get(self) -> str | None:
-        """The next frame; None once the outbox is closed (frames still queued are dropped)."""
-        text = self._frames.get()
+    def put_control(self, item: object) -> None:
+        """Queue a control item (not text) behind the frames already queued; never refused."""
         with self._lock:
-            if self._closed or text is None:
+            if not self._closed:
+                self._frames.put(item)
+
+    def get(self, timeout: float | None = None) -> Any:
+        """The next frame or control item; EMPTY after ``timeout`` seconds; None once closed."""
+        try:
+            item = self._frames.get(timeout=timeout)
+        except queue.Empty:
+            return EMPTY
+        with self._lock:
+            if self._closed or item is None:
                 return None
-            self._size -= len(text)
-            if self._waiting:
-                self._waiting = False
-                self._room.set()
-        return text
+            if isinstance(item, str):
+                self._size -= len(item)
+                if self._waiting:
+                    self._waiting = False
+                    self._room.set()
+        return item
 
     def close(self) -> None:
+        """Drop what is queued; ``get`` answers None from now on."""
         with self._lock:
             self._closed = True
             self._room.set()

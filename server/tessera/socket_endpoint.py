@@ -1,29 +1,34 @@
-"""``GET /_tessera/ws``: the WebSocket that mirrors the bus (flask-sock on simple-websocket)."""
+"""``GET /_tessera/ws``: the WebSocket that mirrors the bus.
+
+The request's own thread upgrades the socket and reads it; one writer thread per socket
+writes every frame (writer.py). When the session ends, nothing more is written on the socket:
+the WSGI server is told the connection was taken over, so it writes no HTTP response after it.
+"""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, request
-from flask_sock import Sock
+from flask import Blueprint, Flask, Response, abort, request
 
 from .connection import Connection
 from .hub import Hub
+from .responders import Responders
+from .websocket import HandshakeError, WebSocket
+from .writer import SocketWriter
 
 if TYPE_CHECKING:
     from .extension import Tessera
 
-PING_INTERVAL = 25  # seconds between protocol-level pings; a peer that misses one is dropped
+SEND_BUFFER = 4 * 1024 * 1024  # characters of frames waiting for a page before it counts as not reading
+FRAME_SLACK = 2  # frames up to this many times TESSERA_MAX_EVENT_BYTES get a too_large error frame; larger: 1009
 
 
 def register_socket(app: Flask, tessera: "Tessera") -> Hub:
     hub = Hub(tessera.bus.broker)
-    responders = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tessera-responder")
-    sock = Sock()
+    tessera.responders = Responders(tessera.bus)
     blueprint = Blueprint("tessera_socket", __name__)
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": PING_INTERVAL})
 
     @blueprint.before_request
     def check_origin():
@@ -31,22 +36,50 @@ def register_socket(app: Flask, tessera: "Tessera") -> Hub:
         if origin is not None and not _allowed(origin, tessera.settings["TESSERA_ALLOWED_ORIGINS"]):
             abort(403, description=f"origin {origin} may not open the Tessera socket")
 
-    @sock.route("/_tessera/ws", bp=blueprint)
-    def socket(ws):
+    @blueprint.get("/_tessera/ws", websocket=True)
+    def socket():
+        max_bytes = tessera.settings["TESSERA_MAX_EVENT_BYTES"]
+        try:
+            ws = WebSocket(request.environ, max_message=FRAME_SLACK * max_bytes + 1024)
+        except HandshakeError as error:
+            abort(400, description=str(error))
+        writer = SocketWriter(ws, limit=SEND_BUFFER)
         connection = Connection(
-            ws, user=tessera.current_user(), bus=tessera.bus, guard=tessera.guard,
-            rate=tessera.settings["TESSERA_RATE"], max_bytes=tessera.settings["TESSERA_MAX_EVENT_BYTES"],
-            executor=responders, register=hub.register,
+            writer, user=tessera.current_user(), bus=tessera.bus, guard=tessera.guard,
+            rate=tessera.settings["TESSERA_RATE"], max_bytes=max_bytes,
+            responders=tessera.responders, register=hub.register,
         )
-        connection.run()
+        writer.start()
+        try:
+            for message in ws.messages(writer):
+                connection.handle(message)
+        finally:
+            connection.close(1000)
+            writer.join(timeout=writer.grace)
+            ws.shutdown()
+        return TakenOver(ws.server)
 
     @blueprint.get("/_tessera/ws")
     def not_a_websocket():
         abort(400, description="this endpoint speaks WebSocket only (see docs/protocol.md)")
 
-    sock.init_app(app)
     app.register_blueprint(blueprint)
     return hub
+
+
+class TakenOver(Response):
+    """The response to an upgraded request: the socket was ours, so the server writes nothing."""
+
+    def __init__(self, server: str):
+        super().__init__()
+        self.server = server
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        if self.server == "werkzeug":
+            raise ConnectionAbortedError("WebSocket session ended")  # Werkzeug drops the connection silently
+        if self.server == "gunicorn":
+            raise StopIteration  # gunicorn closes the connection without a response
+        return []
 
 
 def _allowed(origin: str, allowed: list[str]) -> bool:

@@ -1,0 +1,120 @@
+"""What one page receives: its replay after hello, then live events, each once and in order.
+
+    AWAITING_HELLO --hello--> RESUMING --replay and backlog sent--> OPEN --close--> CLOSED
+
+From hello on, the hub offers live events; while RESUMING they are kept in a backlog. The
+replay is queued first, then the backlog is drained until it is empty, and only then does
+the stream switch to OPEN. The lock only decides (state, backlog, floor); every send and
+every eviction happens after it is released, so a slow page can never hold up the hub.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from typing import Any, Callable, Protocol
+
+from .brokers.base import Broker, Envelope
+from .protocol import encode
+
+REPLAY_PUT_TIMEOUT = 10.0  # seconds a resuming page may take to make room for the next replayed event
+MAX_BACKLOG = 10_000  # live events held while a page resumes; past that it is evicted and resumes later
+
+
+class State(enum.Enum):
+    AWAITING_HELLO = "awaiting hello"
+    RESUMING = "resuming"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Sink(Protocol):
+    def send(self, text: str, timeout: float | None = None) -> bool:
+        """Queue a frame; False when the page is not reading."""
+
+
+class Delivery:
+    """The event stream of one page. ``offer`` runs on the hub's thread, the rest on the reader's."""
+
+    def __init__(self, sink: Sink, *, wants: Callable[[Envelope], bool], evict: Callable[[], None]):
+        self.sink = sink
+        self.wants = wants
+        self.evict = evict
+        self.state = State.AWAITING_HELLO
+        self.lock = threading.Lock()
+        self.backlog: list[Envelope] = []
+        self.floor = 0  # seq up to which the page has been sent (or excused from) every event
+
+    def begin(self) -> None:
+        """Hello arrived: keep live events from now on (call before reading the broker)."""
+        with self.lock:
+            if self.state is State.AWAITING_HELLO:
+                self.state = State.RESUMING
+
+    def resume(self, broker: Broker, resume: dict[str, Any] | None, welcome: dict[str, Any]) -> None:
+        """Send ``welcome``, the events missed since ``resume``, the backlog, then go OPEN."""
+        replay = broker.since(resume["epoch"], resume["seq"]) if resume else None
+        position = broker.position() if replay is None else (replay[-1].event.seq if replay else resume["seq"])
+        welcome |= {"epoch": broker.epoch, "seq": position, "recovered": replay is not None,
+                    "resumed": resume is not None}
+        if not self._send(encode(welcome)):
+            return
+        self.floor = position
+        for envelope in replay or []:
+            if self.wants(envelope) and not self._send(event_text(envelope), REPLAY_PUT_TIMEOUT):
+                return
+        while True:
+            with self.lock:
+                pending, self.backlog = self.backlog, []
+                if not pending:
+                    if self.state is State.RESUMING:
+                        self.state = State.OPEN
+                    floor = self.floor
+                    break
+            for envelope in pending:
+                if envelope.event.seq > self.floor:
+                    self.floor = envelope.event.seq
+                    if self.wants(envelope) and not self._send(event_text(envelope), REPLAY_PUT_TIMEOUT):
+                        return
+        self._send(encode({"type": "replayed", "epoch": broker.epoch, "seq": floor}))
+
+    def offer(self, envelope: Envelope, text: str) -> None:
+        """Called by the hub for every stored event, in order; ``text`` is its encoded frame."""
+        with self.lock:
+            if self.state is State.RESUMING:
+                if len(self.backlog) < MAX_BACKLOG:
+                    self.backlog.append(envelope)
+                    return
+                self.state, self.backlog = State.CLOSED, []
+                overflow = True
+            elif self.state is not State.OPEN or envelope.event.seq <= self.floor:
+                return  # the hub may still hold events that the replay already covered
+            else:
+                overflow = False
+        if overflow:
+            self.evict()
+        elif self.wants(envelope) and not self.sink.send(text):
+            self.evict()
+
+    def close(self) -> bool:
+        """Stop; True the first time."""
+        with self.lock:
+            first = self.state is not State.CLOSED
+            self.state = State.CLOSED
+            self.backlog = []
+        return first
+
+    def _send(self, text: str, timeout: float | None = None) -> bool:
+        if self.sink.send(text, timeout):
+            return True
+        self.evict()
+        return False
+
+
+def event_frame(envelope: Envelope) -> dict[str, Any]:
+    """The frame that carries one event to a page."""
+    return {"type": "event", "event": envelope.event.to_dict()}
+
+
+def event_text(envelope: Envelope) -> str:
+    return encode(event_frame(envelope))
