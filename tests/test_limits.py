@@ -3,7 +3,7 @@
 import threading
 import time
 
-from tessera.guard import RateLimit
+from tessera.ratelimit import RateLimit
 from tessera.outbox import Outbox
 
 

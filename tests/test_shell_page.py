@@ -202,6 +202,47 @@ def test_routes_star_stays_within_a_segment_and_double_star_crosses(tmp_path):
     assert not route_matches(("/a.b",), "/axb")
 
 
+def reference_route_regex(route):
+    """The route semantics as a regex (the former implementation): fine for short paths only."""
+    parts = re.split(r"(\*\*|\*)", route)
+    return re.compile("".join({"**": ".*", "*": "[^/]*"}.get(part, re.escape(part)) for part in parts))
+
+
+def test_route_matching_agrees_with_the_regex_semantics_on_random_routes_and_paths():
+    import random
+
+    from tessera.composition import route_matches
+
+    rng = random.Random(8)
+    for _ in range(5000):
+        route = "/" + "".join(rng.choice("ab/*.") for _ in range(rng.randrange(8)))
+        path = "/" + "".join(rng.choice("ab/.") for _ in range(rng.randrange(10)))
+        expected = reference_route_regex(route).fullmatch(path) is not None
+        assert route_matches((route,), path) is expected, (route, path)
+
+
+CRAFTED = [("/**a**a**b", "/" + "a/" * 50_000),  # several ** and no final b: regex backtracking is cubic
+           ("/**/**/**/**/x", "/" + "y/" * 50_000),
+           ("/*a*a*a*b", "/" + "a" * 100_000)]
+
+
+@pytest.mark.parametrize(("route", "path"), CRAFTED)
+def test_route_matching_reads_each_character_of_a_crafted_100_kb_path_once(route, path):
+    from tessera.composition import RoutePattern
+
+    pattern = RoutePattern(route)
+    steps = list(pattern.states(path))
+    assert len(steps) <= len(path)  # one step per character, each a few operations on one int...
+    assert all(states < 2 * pattern.accept for states in steps)  # ...of at most len(route) + 1 bits
+    assert not pattern.matches(path) and pattern.matches(path + "b" if route.endswith("b") else path + "x")
+
+
+def test_route_matching_stops_reading_once_nothing_can_match():
+    from tessera.composition import RoutePattern
+
+    assert len(list(RoutePattern("/products/*").states("/people/" + "x" * 100_000))) == 3
+
+
 def test_routes_limit_where_fragments_appear(tmp_path):
     for name, routes in (("home", '["/"]'), ("product", '["/products/*"]')):
         folder = tmp_path / name

@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol
 from .brokers.base import Envelope
 from .bus import Bus
 from .delivery import Delivery, State
-from .guard import Guard, RateLimit
+from .ratelimit import RateLimit
 from .protocol import MAX_PATTERNS, FrameError, encode, parse
 from .responders import Responders, TooManyRequests
 from .topics import matches
@@ -35,12 +35,11 @@ class Writer(Protocol):
 class Connection:
     """Reads frames from one page, answers them, and relays the events the page may see."""
 
-    def __init__(self, writer: Writer, *, user: str, bus: Bus, guard: Guard, rate: float, max_bytes: int,
+    def __init__(self, writer: Writer, *, user: str, bus: Bus, rate: float, max_bytes: int,
                  responders: Responders, register: Callable[["Connection"], Callable[[], None]]):
         self.writer = writer
         self.user = user
         self.bus = bus
-        self.guard = guard
         self.limit = RateLimit(rate)
         self.max_bytes = max_bytes
         self.responders = responders

@@ -27,7 +27,7 @@ from .http import pages
 from .identity import Identify, Identity
 from .publish_endpoint import register_publish
 from .registry import load_registry
-from .socket_endpoint import register_socket
+from .socket_endpoint import open_sockets
 from .state import KEY, State, blueprint
 from .topics import validate_pattern, validate_topic
 
@@ -68,7 +68,8 @@ class Tessera:
             registry=registry,
             shell_file=Path(shell) if shell else None,
             props=props,
-            client_config={"scopes": registry.scopes(), "socket": "/_tessera/ws"},
+            client_config={"scopes": registry.scopes(), "socket": "/_tessera/ws",
+                           "maxEventBytes": settings["TESSERA_MAX_EVENT_BYTES"]},
         )
         identity = Identity(settings["TESSERA_SECRET_KEY"])
         identity.identify = self._identify
@@ -82,7 +83,7 @@ class Tessera:
         app.extensions[KEY] = state
         try:
             start_fragment_servers(state)
-            state.hub = register_socket(app, state)
+            open_sockets(state)
             register_publish(app, state)
         except BaseException:
             del app.extensions[KEY]

@@ -29,13 +29,17 @@ class Identity:
         self._signer = URLSafeSerializer(secret_key, salt="tessera-user")
         self.identify: Identify | None = None
 
-    def current(self) -> str:
-        """The current request's user id (set up on first use, cached on ``flask.g``)."""
+    def current(self, *, mint: bool = True) -> str:
+        """The current request's user id (set up on first use, cached on ``flask.g``).
+
+        ``mint=False`` (the WebSocket): a visitor without a valid cookie gets an anonymous id
+        for this request only; no cookie is set, since nothing may be written after the upgrade.
+        """
         if "tessera_user" not in g:
-            g.tessera_user = self._resolve()
+            g.tessera_user = self._resolve(mint)
         return g.tessera_user
 
-    def _resolve(self) -> str:
+    def _resolve(self, mint: bool) -> str:
         if self.identify is not None:
             user = self.identify()
             if user is not None:
@@ -43,7 +47,9 @@ class Identity:
         try:
             return self._signer.loads(request.cookies.get(COOKIE, ""))
         except BadData:
-            g.tessera_new_cookie = user = ANONYMOUS_PREFIX + secrets.token_hex(5)
+            user = ANONYMOUS_PREFIX + secrets.token_hex(5)
+            if mint:
+                g.tessera_new_cookie = user
             return user
 
     def save(self, response: Response) -> Response:

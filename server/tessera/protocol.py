@@ -51,7 +51,7 @@ def parse(text: str | bytes, *, max_bytes: int) -> dict[str, Any]:
     if not isinstance(frame, dict):
         raise FrameError("bad_frame", "a frame must be a JSON object")
     kind = frame.get("type")
-    if kind not in CLIENT_FRAMES:
+    if not isinstance(kind, str) or kind not in CLIENT_FRAMES:
         raise FrameError("bad_frame", f"unknown frame type {kind!r}; expected one of {', '.join(CLIENT_FRAMES)}")
     for member, expected in CLIENT_FRAMES[kind].items():
         if not isinstance(frame.get(member), expected):

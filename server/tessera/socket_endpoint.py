@@ -7,64 +7,58 @@ the WSGI server is told the connection was taken over, so it writes no HTTP resp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, abort, request
+from flask import Response, abort, request
 
 from .connection import Connection
 from .hub import Hub
 from .responders import Responders
+from .state import State, blueprint, current
 from .websocket import HandshakeError, WebSocket
 from .writer import SocketWriter
-
-if TYPE_CHECKING:
-    from .extension import Tessera
 
 SEND_BUFFER = 4 * 1024 * 1024  # characters of frames waiting for a page before it counts as not reading
 FRAME_SLACK = 2  # frames up to this many times TESSERA_MAX_EVENT_BYTES get a too_large error frame; larger: 1009
 
 
-def register_socket(app: Flask, tessera: "Tessera") -> Hub:
-    hub = Hub(tessera.bus.broker)
-    tessera.responders = Responders(tessera.bus)
-    blueprint = Blueprint("tessera_socket", __name__)
+def open_sockets(state: State) -> None:
+    """Per app: the hub that fans events out to its sockets, and the responders answering them."""
+    state.hub = Hub(state.bus.broker)
+    state.responders = Responders(state.bus)
 
-    @blueprint.before_request
-    def check_origin():
-        origin = request.headers.get("Origin")
-        if origin is not None and not _allowed(origin, tessera.settings["TESSERA_ALLOWED_ORIGINS"]):
-            abort(403, description=f"origin {origin} may not open the Tessera socket")
 
-    @blueprint.get("/_tessera/ws", websocket=True)
-    def socket():
-        max_bytes = tessera.settings["TESSERA_MAX_EVENT_BYTES"]
-        try:
-            ws = WebSocket(request.environ, max_message=FRAME_SLACK * max_bytes + 1024)
-        except HandshakeError as error:
-            abort(400, description=str(error))
-        writer = SocketWriter(ws, limit=SEND_BUFFER)
-        connection = Connection(
-            writer, user=tessera.current_user(), bus=tessera.bus, guard=tessera.guard,
-            rate=tessera.settings["TESSERA_RATE"], max_bytes=max_bytes,
-            responders=tessera.responders, register=hub.register,
-        )
-        writer.start()
-        try:
-            for message in ws.messages(writer):
-                connection.handle(message)
-        finally:
-            connection.close(1000)
-            writer.join(timeout=writer.grace)
-            ws.shutdown()
-        return TakenOver(ws.server)
+@blueprint.get("/ws", websocket=True)
+def socket():
+    state = current()
+    origin = request.headers.get("Origin")
+    if origin is not None and not _allowed(origin, state.settings["TESSERA_ALLOWED_ORIGINS"]):
+        abort(403, description=f"origin {origin} may not open the Tessera socket")
+    max_bytes = state.settings["TESSERA_MAX_EVENT_BYTES"]
+    try:
+        ws = WebSocket(request.environ, max_message=FRAME_SLACK * max_bytes + 1024)
+    except HandshakeError as error:
+        abort(400, description=str(error))
+    writer = SocketWriter(ws, limit=SEND_BUFFER)
+    connection = Connection(
+        writer, user=state.identity.current(mint=False), bus=state.bus, rate=state.settings["TESSERA_RATE"],
+        max_bytes=max_bytes, responders=state.responders, register=state.hub.register,
+    )
+    writer.start()
+    try:
+        for message in ws.messages(writer):
+            connection.handle(message)
+    finally:
+        connection.close(1000)
+        writer.join(timeout=writer.grace)
+        ws.shutdown()
+    return TakenOver(ws.server)
 
-    @blueprint.get("/_tessera/ws")
-    def not_a_websocket():
-        abort(400, description="this endpoint speaks WebSocket only (see docs/protocol.md)")
 
-    app.register_blueprint(blueprint)
-    return hub
+@blueprint.get("/ws")
+def not_a_websocket():
+    abort(400, description="this endpoint speaks WebSocket only (see docs/protocol.md)")
 
 
 class TakenOver(Response):

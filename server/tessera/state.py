@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .hub import Hub
     from .identity import Identity
     from .registry import Registry
+    from .responders import Responders
 
 KEY = "tessera"  # app.extensions[KEY]
 
@@ -41,13 +42,8 @@ class State:
     bus: Bus
     admission: Admission
     props: dict[str, PropsProvider] = field(default_factory=dict)  # fragment name -> ctx.props provider
-    hub: Hub | None = None  # this process's open sockets (set by the socket endpoint's set-up)
-    responders: Any = None  # runs Python responders for pages (set by the socket endpoint's set-up)
-
-    @property
-    def guard(self) -> Admission:
-        """The old name of ``admission``, until the socket endpoint no longer uses it."""
-        return self.admission
+    hub: Hub | None = None  # this app's open sockets (socket_endpoint.open_sockets)
+    responders: Responders | None = None  # Python responders answering pages (socket_endpoint.open_sockets)
 
     def current_user(self) -> str:
         """The user id of the current request (an anonymous id when nobody is signed in)."""

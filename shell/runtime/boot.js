@@ -11,6 +11,7 @@ import { internals, tessera } from "./tessera.js";
  * @property {Record<string, {entry: string, version: string}>} fragments
  * @property {string | null} user
  * @property {{epoch: string, seq: number} | null} position  the server's stream position at render time
+ * @property {number} maxEventBytes           the largest frame the server takes (TESSERA_MAX_EVENT_BYTES)
  */
 
 const element = document.getElementById("tessera-config");
@@ -18,5 +19,5 @@ const element = document.getElementById("tessera-config");
 const config = JSON.parse(element?.textContent ?? "{}");
 const { core, settle } = internals();
 core.scopes = config.scopes ?? {};
-if (config.socket) new Bridge(core, tessera.connection, config.socket, config.position ?? null).start();
+if (config.socket) new Bridge(core, tessera.connection, config.socket, config.position ?? null, config.maxEventBytes).start();
 mountAll(tessera.bus, config.fragments ?? {}).then(settle);

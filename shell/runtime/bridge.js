@@ -1,7 +1,8 @@
 // The bridge mirrors the bus to the server over one WebSocket (protocol: docs/protocol.md).
 // It reconnects by itself with jittered backoff, resumes from the last (epoch, seq) it saw,
-// resends unacknowledged events (the server drops duplicates by id), and turns a gap the
-// server can no longer fill into a local `tessera.resync` event.
+// resends unacknowledged events and requests (the server drops duplicate events by source
+// and id, and answers a resent request from the answer it kept), and turns a gap the server
+// can no longer fill into a local `tessera.resync` event.
 
 import { RESERVED, withTimeout } from "./bus.js";
 import { newId } from "./events.js";
@@ -22,13 +23,15 @@ export class Bridge {
    * @param {{state: string}} connection  window.tessera.connection, kept up to date
    * @param {string} path                  WebSocket path, e.g. /_tessera/ws
    * @param {Position | null} position     the server's position when the page was rendered
+   * @param {number} maxBytes               the server's TESSERA_MAX_EVENT_BYTES: larger frames are refused here
    */
-  constructor(core, connection, path, position = null) {
+  constructor(core, connection, path, position = null, maxBytes = 65536) {
     this.core = core;
     this.connection = connection;
     this.url = new URL(path, location.href);
     this.url.protocol = this.url.protocol === "https:" ? "wss:" : "ws:";
     this.page = newId();
+    this.maxBytes = maxBytes;
     /** @type {Position | null} */ this.position = position;
     /** @type {Map<string, object>} frames awaiting an ack (publish) or a reply (request), in order */
     this.outbox = new Map();
@@ -152,10 +155,17 @@ export class Bridge {
 
   /**
    * Keep a frame until the server answers it; send it now when the socket is ready.
+   * A frame the server would refuse for its size is refused here, so it is never resent.
    * @param {string} key
    * @param {object} frame
    */
   queue(key, frame) {
+    if (tooLarge(JSON.stringify(frame), this.maxBytes)) {
+      const error = { code: "too_large", message: `the frame is larger than ${this.maxBytes} bytes`, event_id: key };
+      if (this.pending.has(key)) this.pending.get(key)?.reject(failure(error));
+      else this.core.notice("tessera.error", error);
+      return;
+    }
     if (this.outbox.size >= OUTBOX_LIMIT) {
       const [oldest] = this.outbox.keys();
       this.outbox.delete(oldest);
@@ -182,13 +192,35 @@ const HANDLERS = {
   reply: (bridge, frame) => {
     const pending = bridge.pending.get(frame.rid);
     if (!pending) return;
-    if (frame.error) pending.reject(new Error(frame.error.message));
+    if (frame.error) pending.reject(failure(frame.error));
     else pending.resolve(frame.data);
   },
   error: (bridge, frame) => {
+    const pending = frame.event_id ? bridge.pending.get(frame.event_id) : undefined;
     if (frame.event_id) bridge.outbox.delete(frame.event_id);
-    bridge.core.notice("tessera.error", { code: frame.code, message: frame.message, event_id: frame.event_id ?? null });
+    if (pending) pending.reject(failure(frame));
+    else bridge.core.notice("tessera.error", { code: frame.code, message: frame.message, event_id: frame.event_id ?? null });
   },
   ping: (bridge) => bridge.send({ type: "pong" }),
   pong: () => {},
 };
+
+/**
+ * The Error a refused request rejects with; `code` is the server's (e.g. "forbidden", "rate_limited").
+ * @param {{code: string, message: string}} error
+ * @returns {Error & {code: string}}
+ */
+function failure({ code, message }) {
+  return Object.assign(new Error(message), { code });
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Whether `text` is more than `limit` bytes of UTF-8 (encoded only when it might be: at most 3 bytes a unit).
+ * @param {string} text
+ * @param {number} limit
+ */
+function tooLarge(text, limit) {
+  return text.length * 3 > limit && encoder.encode(text).length > limit;
+}

@@ -32,7 +32,11 @@ export interface Bus {
   once<T = any>(pattern: string, options?: { timeout?: number }): Promise<TesseraEvent<T>>;
   /** The latest event of that type seen by the page. */
   last<T = any>(type: string): TesseraEvent<T> | undefined;
-  /** Answered by a responder in the page, else by a Python responder; default timeout 5000 ms. */
+  /**
+   * Answered by a responder in the page, else by a Python responder; default timeout 5000 ms.
+   * A request the server refuses rejects at once with an Error whose `code` says why
+   * ("no_responder", "responder_failed", "forbidden", "invalid", "too_large", "rate_limited").
+   */
   request<A = any, Q = unknown>(type: string, data?: Q, options?: { timeout?: number }): Promise<A>;
   /** Answer requests of `type` in this page. Returns unrespond. */
   respond<Q = any, A = any>(type: string, handler: Responder<Q, A>): () => void;

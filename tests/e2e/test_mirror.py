@@ -108,6 +108,30 @@ def test_request_nobody_answers_rejects(tessera_page):
     assert "nobody answers" in message
 
 
+@pytest.mark.parametrize("type, data, code", [
+    ("tessera.secret", None, "forbidden"),              # refused by admission on the server
+    ("demo.big", "x" * 70000, "too_large"),            # refused by the bridge before sending
+])
+def test_a_refused_request_rejects_at_once_with_its_code(tessera_page, type, data, code):
+    """Within a minute-long timeout, the promise rejects as soon as the refusal is known."""
+    wait_open(tessera_page)
+    outcome = tessera_page.evaluate(
+        "([type, data]) => window.tessera.bus.request(type, data, {timeout: 60000})"
+        ".then(() => 'answered', (e) => e.code)", [type, data])
+    assert outcome == code
+
+
+def test_a_too_large_event_is_refused_in_the_page_and_never_sent(tessera_page):
+    wait_open(tessera_page)
+    error = tessera_page.evaluate("""() => new Promise((resolve) => {
+        window.tessera.bus.subscribe("tessera.error", (e) => resolve(e.data));
+        window.tessera.bus.publish("demo.shout", "x".repeat(70000));
+    })""")
+    assert error["code"] == "too_large"
+    round_trip = "window.tessera.bus.request('nobody.home', null).then(() => 'answered', (e) => e.code)"
+    assert tessera_page.evaluate(round_trip) == "no_responder"   # the socket was never closed over it
+
+
 def test_forced_disconnect_during_a_stream_loses_nothing_and_duplicates_nothing(
         tessera_open, mirror_server, proxy_to):
     server = mirror_server(history=5000)

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import time
 
-# connection.py still imports this name until its rewrite drops the ``guard`` parameter; remove with it
-from .admission import Admission as Guard  # noqa: F401
-
 
 class RateLimit:
     """A token bucket: ``rate`` per second on average, bursts up to ``2 * rate``."""
