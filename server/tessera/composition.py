@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 from jinja2 import Environment, FileSystemLoader, TemplateSyntaxError, select_autoescape
 from markupsafe import Markup
 
-from .assets import runtime_url, shell_folder
+from .assets import PublicFiles, fragment_files, runtime_url, shell_folder, url_path
 from .manifest import Fragment, ManifestError
 from .registry import Registry
 
@@ -106,6 +106,10 @@ class Composer:
             for f in self.registry.fragments
         }
         self._compile_templates()
+        # What each fragment may serve (http.fragment_asset answers only these).
+        self.public: dict[str, PublicFiles] = {
+            f.name: fragment_files(f, self.fragment_envs[f.name]) for f in self.registry.fragments
+        }
         self._warn_unplaced(self._probe_slots())
 
     def _probe_slots(self) -> set[str]:
@@ -199,7 +203,20 @@ class Composer:
         if fragment.template is None:
             return Markup("")
         template = self.fragment_envs[fragment.name].get_template(fragment.template)
-        return Markup(template.render(fragment=fragment, props=props, user=user, asset=fragment.asset_url))
+        return Markup(template.render(fragment=fragment, props=props, user=user, asset=self._asset(fragment)))
+
+    def _asset(self, fragment: Fragment) -> Callable[[str], str]:
+        """The template's ``asset(path)``: the URL of one of the fragment's public files."""
+        public = self.public[fragment.name]
+
+        def asset(path: str) -> str:
+            path = url_path(str(path))
+            if path not in public:
+                raise ValueError(f"asset({path!r}) in fragment {fragment.name!r}: not a file it serves; only its "
+                                 "entry and imports, styles, files under `static` and constant asset() paths are")
+            return fragment.asset_url(path)
+
+        return asset
 
     def _head(self, fragments: list[Fragment]) -> Markup:
         links = [runtime_url("theme.css")] + [f.asset_url(style) for f in fragments for style in f.styles]

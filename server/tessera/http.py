@@ -3,14 +3,13 @@ the JSON endpoints (on ``state.blueprint``). Views read their app's state with `
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, send_from_directory
+from flask import Blueprint, abort, jsonify, send_file
 
 from . import asyncapi
-from .assets import shell_digest, shell_folder
+from .assets import PublicFiles, media_type, shell_digest, shell_files
 from .state import blueprint, current
 
 IMMUTABLE = 365 * 24 * 3600
-PRIVATE_FILES = (".py", ".toml", ".pyc")
 
 # The shell page: "/" and every path some fragment's routes name.
 pages = Blueprint("tessera_pages", __name__)
@@ -31,15 +30,16 @@ def shell_page(path: str):
 
 @blueprint.get("/shell/<digest>/<path:file>")
 def shell_asset(digest: str, file: str):
-    return _asset(shell_folder(), file, fresh=digest == shell_digest())
+    return _asset(shell_files(), file, fresh=digest == shell_digest())
 
 
 @blueprint.get("/fragments/<name>/<digest>/<path:file>")
 def fragment_asset(name: str, digest: str, file: str):
-    fragment = current().registry.get(name)
-    if fragment is None:
+    state = current()
+    fragment, public = state.registry.get(name), state.composer.public.get(name)
+    if fragment is None or public is None:
         abort(404)
-    return _asset(fragment.root, file, fresh=digest == fragment.digest)
+    return _asset(public, file, fresh=digest == fragment.digest)
 
 
 @blueprint.get("/fragments")
@@ -68,10 +68,12 @@ def health():
     return jsonify(body), 200 if status == "ok" else 503
 
 
-def _asset(folder, file: str, *, fresh: bool):
-    if file.endswith(PRIVATE_FILES) or "__pycache__" in file:
+def _asset(public: PublicFiles, file: str, *, fresh: bool):
+    """One file of an allow-list, looked up by its exact path: anything else is 404."""
+    real = public.get(file)
+    if real is None:
         abort(404)
-    response = send_from_directory(folder, file, max_age=IMMUTABLE if fresh else 0)
+    response = send_file(real, mimetype=media_type(file), max_age=IMMUTABLE if fresh else 0)
     if fresh:
         response.cache_control.immutable = True
     else:

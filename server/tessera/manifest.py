@@ -29,7 +29,7 @@ SEMVER = re.compile(
 )
 KNOWN_KEYS = {
     "name", "version", "slot", "entry", "styles", "template", "fallback", "routes",
-    "publishes", "subscribes", "server",
+    "publishes", "subscribes", "server", "static",
 }
 DEFAULT_FALLBACK = "<p>This part of the page is unavailable.</p>"
 
@@ -70,6 +70,7 @@ class Fragment:
     publishes: dict[str, Publication] = field(default_factory=dict)
     subscribes: tuple[str, ...] = ()
     server: str | None = None
+    static: str | None = None  # a folder whose files are served as they are (images, fonts...)
     digest: str = ""
 
     @property
@@ -134,6 +135,7 @@ class _Reader:
             publishes=self.publishes(),
             subscribes=self.subscribes(),
             server=server,
+            static=self.folder("static") if "static" in self.raw else None,
             digest=digest(self.root),
         )
 
@@ -156,6 +158,17 @@ class _Reader:
             raise self.fail(key, f"{relative!r} points outside the fragment folder")
         if not target.is_file():
             raise self.fail(key, f"file {relative!r} does not exist in {self.root}")
+        return target.relative_to(self.root.resolve()).as_posix()
+
+    def folder(self, key: str) -> str:
+        relative = self.string(key)
+        target = (self.root / relative).resolve()
+        if not target.is_relative_to(self.root.resolve()):
+            raise self.fail(key, f"{relative!r} points outside the fragment folder")
+        if target == self.root.resolve():
+            raise self.fail(key, f"{relative!r} is the fragment folder itself; name a subfolder, e.g. \"public\"")
+        if not target.is_dir():
+            raise self.fail(key, f"folder {relative!r} does not exist in {self.root}")
         return target.relative_to(self.root.resolve()).as_posix()
 
     def files(self, key: str) -> list[str]:
