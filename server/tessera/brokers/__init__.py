@@ -9,12 +9,18 @@ from .memory import MemoryBroker
 
 
 def open_broker(url: str, *, history: int) -> Broker:
-    """The broker for a ``TESSERA_BROKER`` URL: ``memory://`` or ``redis://HOST:PORT/DB``."""
+    """The broker for a ``TESSERA_BROKER`` URL: ``memory://``, or ``redis://HOST:PORT/DB`` (also
+    ``rediss://``; ``?prefix=NAME`` puts the keys under NAME instead of ``tessera:``).
+
+    Raises BrokerError, one line naming the URL (without its password), when it cannot be used.
+    """
     scheme = urlparse(url).scheme
     if scheme == "memory":
         return MemoryBroker(history=history)
     if scheme in ("redis", "rediss"):
-        raise BrokerError(f"TESSERA_BROKER {url!r}: the Redis broker is not in this version yet; use memory://")
+        from .redis import RedisBroker  # imports redis-py only for those who use it
+
+        return RedisBroker(url, history=history)
     raise BrokerError(f"TESSERA_BROKER {url!r}: unknown scheme; use memory:// or redis://HOST:PORT/DB")
 
 
