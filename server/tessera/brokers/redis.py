@@ -15,7 +15,7 @@ Keys, under a prefix (``tessera:`` unless the URL says ``?prefix=NAME``):
                        (``SET ... EX``, ``DEDUP_SECONDS``).
 
 Publishing is one Lua script (epoch, duplicate check, INCR, XADD, SET EX): atomic across
-every process. Listeners are called only by this process's reader thread, which follows the
+every process. Each broker has one bounded redis-py connection pool (``POOL_SIZE``). Listeners are called only by this process's reader thread, which follows the
 stream with a blocking ``XREAD`` from the last id it delivered: every stored envelope, once,
 in order, wherever it was published. While Redis is unreachable, ``publish`` raises
 BrokerError, ``health`` is not ok, ``since`` returns None (the gap cannot be filled),
@@ -51,7 +51,8 @@ MIN_KEPT = 1000  # entries the stream keeps at least, whatever ``history`` is
 BLOCK_MS = 1000  # longest XREAD wait; after each idle wait the reader checks the epoch
 READ_COUNT = 500  # entries per XREAD
 BACKOFF = (0.1, 2.0)  # the reader's first and longest wait between reconnection attempts
-SOCKET_TIMEOUT = 5.0
+SOCKET_TIMEOUT = 5.0  # also the longest wait for a free pooled connection
+POOL_SIZE = 50  # connections per process at most (the reader holds one): a burst of publishers queues
 CONNECT_TIMEOUT = 2.0
 
 # Both scripts start a new epoch (and a new, empty stream and counter) when the epoch is missing.
@@ -151,10 +152,11 @@ class RedisBroker:
         self._lock = threading.Lock()  # guards the listeners, and (epoch, position) as one pair
         self._closing = threading.Event()
         self._reader_error: str | None = None  # why the reader is not following the stream
-        try:  # one pool per broker; one retry, at once, covers a pooled connection Redis closed
-            self._pool = redis.ConnectionPool.from_url(
-                client_url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT,
-                socket_connect_timeout=CONNECT_TIMEOUT, retry=Retry(NoBackoff(), 1))
+        try:  # one bounded pool per broker (``?max_connections=N`` in the URL changes the bound);
+            # one retry, at once, covers a pooled connection that Redis closed
+            self._pool = redis.BlockingConnectionPool.from_url(
+                client_url, decode_responses=True, max_connections=POOL_SIZE, timeout=SOCKET_TIMEOUT,
+                socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=CONNECT_TIMEOUT, retry=Retry(NoBackoff(), 1))
         except ValueError as error:
             raise BrokerError(f"TESSERA_BROKER {self.url!r}: {_one_line(error)}") from None
         self._redis = redis.Redis(connection_pool=self._pool)
