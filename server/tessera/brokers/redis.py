@@ -15,12 +15,14 @@ Keys, under a prefix (``tessera:`` unless the URL says ``?prefix=NAME``):
                        (``SET ... EX``, ``DEDUP_SECONDS``).
 
 Publishing is one Lua script (epoch, duplicate check, INCR, XADD, SET EX): atomic across
-every process. Each broker has one bounded redis-py connection pool (``POOL_SIZE``). Listeners are called only by this process's reader thread, which follows the
-stream with a blocking ``XREAD`` from the last id it delivered: every stored envelope, once,
-in order, wherever it was published. While Redis is unreachable, ``publish`` raises
-BrokerError, ``health`` is not ok, ``since`` returns None (the gap cannot be filled),
-``position`` returns the last seq this process saw, and the reader retries with backoff; it
-resumes after its last id, or from the start of the new stream when the epoch changed.
+every process. Each broker has one bounded redis-py connection pool (``POOL_SIZE``).
+Listeners are called only by this process's reader thread, which follows the stream with a
+blocking ``XREAD`` from the last id it delivered: every stored envelope, once, in order,
+wherever it was published. ``close`` wakes it through ``<prefix>wake:<id>``, a key that lives
+for the moment it takes. While Redis is unreachable, ``publish`` raises BrokerError,
+``health`` is not ok, ``since`` returns None (the gap cannot be filled), ``position`` returns
+the last seq this process saw, and the reader retries with backoff; it resumes after its
+last id, or from the start of the new stream when the epoch changed.
 """
 
 from __future__ import annotations
