@@ -122,7 +122,7 @@ class Composer:
 
         try:
             self.shell_env.get_template(self.shell_name).render(
-                slot=slot, fragments=[], user=None, tessera_head="", tessera_scripts="")
+                slot=slot, fragments=[], user=None, csp_nonce="", tessera_head="", tessera_scripts="")
         except Exception:  # a shell that needs more than Tessera gives it: the first page will tell
             return set()
         return {f.slot for f in self.registry.fragments} - used
@@ -148,7 +148,10 @@ class Composer:
         return path == "/" or any(f.routes is not None and route_matches(f.routes, path)
                                   for f in self.registry.fragments)
 
-    def render(self, path: str, user: str | None, position: dict[str, Any] | None = None) -> str:
+    def render(self, path: str, user: str | None, position: dict[str, Any] | None = None,
+               nonce: str = "") -> str:
+        """The page at ``path``; ``nonce`` (the Content-Security-Policy's) goes on the page's
+        inline scripts, and to the shell template as ``csp_nonce`` for its own."""
         fragments = [f for f in self.registry.fragments if route_matches(f.routes, path)]
         rendered = {f.name: self._fragment(f, path, user) for f in fragments}
 
@@ -163,8 +166,9 @@ class Composer:
             slot=slot,
             fragments=fragments,
             user=user,
-            tessera_head=self._head(fragments),
-            tessera_scripts=self._scripts(fragments, path, user, position),
+            csp_nonce=nonce,
+            tessera_head=self._head(fragments, nonce),
+            tessera_scripts=self._scripts(fragments, path, user, position, nonce),
         )
         self._warn_unplaced({f.slot for f in fragments} - used)
         return html
@@ -218,16 +222,17 @@ class Composer:
 
         return asset
 
-    def _head(self, fragments: list[Fragment]) -> Markup:
+    def _head(self, fragments: list[Fragment], nonce: str) -> Markup:
         links = [runtime_url("theme.css")] + [f.asset_url(style) for f in fragments for style in f.styles]
         tags = [Markup('<link rel="stylesheet" href="{}">').format(href) for href in links]
         importmap = {"imports": {"tessera": runtime_url("runtime/tessera.js")}}
-        tags.append(Markup('<script type="importmap">{}</script>').format(Markup(_script_json(importmap))))
+        tags.append(Markup('<script type="importmap" nonce="{}">{}</script>').format(
+            nonce, Markup(_script_json(importmap))))
         tags += [Markup('<link rel="modulepreload" href="{}">').format(f.asset_url(f.entry)) for f in fragments]
         return Markup("\n").join(tags)
 
     def _scripts(self, fragments: list[Fragment], path: str, user: str | None,
-                 position: dict[str, Any] | None) -> Markup:
+                 position: dict[str, Any] | None, nonce: str) -> Markup:
         config = self.client_config | {
             "user": user,
             "path": path,
@@ -236,8 +241,8 @@ class Composer:
         }
         return Markup(
             '<script type="application/json" id="tessera-config">{}</script>\n'
-            '<script type="module" src="{}"></script>'
-        ).format(Markup(_script_json(config)), runtime_url("runtime/boot.js"))
+            '<script type="module" src="{}" nonce="{}"></script>'
+        ).format(Markup(_script_json(config)), runtime_url("runtime/boot.js"), nonce)
 
 
 def _script_json(value: Any) -> str:

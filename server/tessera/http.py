@@ -1,15 +1,25 @@
 """Tessera's HTTP surface: the shell page (``pages``), and under ``/_tessera`` the assets and
-the JSON endpoints (on ``state.blueprint``). Views read their app's state with ``current()``."""
+the JSON endpoints (on ``state.blueprint``). Views read their app's state with ``current()``.
+
+Every response Tessera sends carries ``X-Content-Type-Options: nosniff`` and
+``X-Frame-Options: SAMEORIGIN``; the shell page also carries a Content-Security-Policy whose
+nonce (new for each page) is on the page's own inline scripts.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, send_file
+import re
+import secrets
+
+from flask import Blueprint, Response, abort, jsonify, request, send_file
 
 from . import asyncapi
 from .assets import PublicFiles, media_type, shell_digest, shell_files
 from .state import blueprint, current
 
 IMMUTABLE = 365 * 24 * 3600
+TESSERA_BLUEPRINTS = {"tessera", "tessera_pages", "tessera_publish"}
+HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 # The shell page: "/" and every path some fragment's routes name.
 pages = Blueprint("tessera_pages", __name__)
@@ -24,8 +34,38 @@ def shell_page(path: str):
         abort(404)
     broker = state.bus.broker
     position = {"epoch": broker.epoch, "seq": broker.position()}
-    html = state.composer.render(url_path, state.current_user(), position)
-    return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache"}
+    nonce = secrets.token_urlsafe(18)
+    html = state.composer.render(url_path, state.current_user(), position, nonce=nonce)
+    return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache",
+                       "Content-Security-Policy": content_security_policy(nonce, request.host)}
+
+
+def content_security_policy(nonce: str, host: str) -> str:
+    """The shell page's policy: scripts, styles and connections from its own origin (and the
+    WebSocket to its own host), inline code only with ``nonce``, no plugins, no framing by others."""
+    sockets = f" ws://{host} wss://{host}" if HOST.fullmatch(host) else ""
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        f"style-src 'self' 'nonce-{nonce}'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        f"connect-src 'self'{sockets}",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ])
+
+
+@pages.after_app_request
+def protective_headers(response: Response) -> Response:
+    """No MIME sniffing and no framing by other origins, on whatever Tessera answers (pages,
+    assets, JSON, errors, unknown ``/_tessera`` paths); the app's own routes are left alone."""
+    if request.blueprint in TESSERA_BLUEPRINTS or request.path == "/_tessera" or request.path.startswith("/_tessera/"):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    return response
 
 
 @blueprint.get("/shell/<digest>/<path:file>")

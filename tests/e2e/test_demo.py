@@ -51,6 +51,36 @@ def test_demo_composes_five_independent_fragments_without_errors(tessera_page):
     assert errors == []
 
 
+CSP_RECORDER = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+"""
+
+
+def test_the_demo_works_under_its_content_security_policy(tessera_open, tessera_browser, tessera_server):
+    with urllib.request.urlopen(tessera_server.url + "/") as response:
+        assert "script-src 'self' 'nonce-" in response.headers["Content-Security-Policy"]
+    context = tessera_browser.new_context()
+    context.add_init_script(CSP_RECORDER)
+    page = tessera_open("/", context=context)
+    wait_open(page)
+    catalog, cart = fragment(page, "catalog"), fragment(page, "cart")
+    catalog.locator("[data-action=filter][data-filter=gear]").click()
+    catalog.locator("[data-action=filter][data-filter=all]").click()
+    catalog.locator("[data-action=add][data-sku=col-huila]").click()
+    cart.locator("progress.cart-ship-bar").wait_for()
+    fragment(page, "recommendations").locator("[data-action=add]:visible").first.click()
+    page.wait_for_function("document.querySelectorAll('tessera-fragment[name=cart] li[data-sku]').length === 2")
+    fragment(page, "header").locator("[data-action=toggle]").click()
+    second = tessera_open("/", context=context)  # the cart rendered on the server
+    assert second.locator("tessera-fragment[name=cart] progress.cart-ship-bar").count() == 1
+    for tab in (page, second):
+        assert tab.evaluate("window.cspViolations") == []
+        assert not [line for line in tab.tessera_console if line.startswith(("error", "pageerror"))]
+    context.close()
+
+
 def two_tabs_and_another_user(tessera_open, tessera_browser):
     """(alice's context, her two connected tabs, bob's connected page)."""
     alice = tessera_browser.new_context()

@@ -52,7 +52,7 @@ function shipping(q) {
     ? `Add <strong>${eur(missing)}</strong> more for free shipping`
     : "Free shipping unlocked ✓";
   return `<div class="cart-ship"><p>${text}</p>
-    <span class="cart-ship-bar"><span style="width: ${pct}%"></span></span></div>`;
+    <progress class="cart-ship-bar" max="100" value="${pct}" aria-hidden="true"></progress></div>`;
 }
 
 /** @param {Quote} q */

@@ -12,8 +12,9 @@ Fixtures, for the project's own tests and for users testing their fragments:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -21,6 +22,7 @@ from .browser import launch_options
 from .server import TesseraServer
 
 READY_TIMEOUT_MS = 15000
+FUNCTION = re.compile(r"\s*(async\b\s*)?(function\b|\([^()]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,8 @@ def tessera_open(tessera_browser, request: pytest.FixtureRequest) -> Iterator[Ca
 
     Relative paths use ``tessera_server``. Each page records its console in ``page.tessera_console``
     (a list of ``"type: text"``). Pages of one context are tabs of one user; a new context
-    (``tessera_browser.new_context()``) is another user.
+    (``tessera_browser.new_context()``) is another user. Their ``wait_for_function`` works
+    under the shell's Content-Security-Policy (see ``csp_safe_waits``).
     """
     contexts = []
 
@@ -90,6 +93,7 @@ def tessera_open(tessera_browser, request: pytest.FixtureRequest) -> Iterator[Ca
             context = tessera_browser.new_context()
             contexts.append(context)
         page = context.new_page()
+        csp_safe_waits(page)
         page.tessera_console = []
         page.on("console", lambda message: page.tessera_console.append(f"{message.type}: {message.text}"))
         page.on("pageerror", lambda error: page.tessera_console.append(f"pageerror: {error}"))
@@ -104,6 +108,23 @@ def tessera_open(tessera_browser, request: pytest.FixtureRequest) -> Iterator[Ca
     yield open_page
     for context in contexts:
         context.close()
+
+
+def csp_safe_waits(page: Any) -> None:
+    """Let ``page.wait_for_function("expression")`` poll under a policy without 'unsafe-eval'.
+
+    Playwright evaluates a string predicate with ``eval`` on every poll, which the shell's
+    Content-Security-Policy refuses after the first; a predicate that is a function is
+    evaluated once and then called. So an expression is sent as ``() => (expression)``.
+    """
+    wait_for_function = page.wait_for_function
+
+    def csp_safe(expression: str, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(expression, str) and not FUNCTION.match(expression):
+            expression = f"() => ({expression.strip().rstrip(';')})"
+        return wait_for_function(expression, *args, **kwargs)
+
+    page.wait_for_function = csp_safe
 
 
 @pytest.fixture
