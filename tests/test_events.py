@@ -59,3 +59,55 @@ def test_required_fields(missing):
 def test_non_object_is_rejected():
     with pytest.raises(EventError, match="JSON object"):
         Event.from_dict(["not", "an", "event"])
+
+
+def test_optional_and_extension_attributes_round_trip_unchanged():
+    body = valid(subject="sku-1", datacontenttype="application/json", dataschema="https://x.example/item.json",
+                 traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", priority=3, urgent=False)
+    event = Event.from_dict(body)
+    assert (event.subject, event.datacontenttype, event.dataschema) == ("sku-1", "application/json",
+                                                                        "https://x.example/item.json")
+    assert event.extensions == {"traceparent": body["traceparent"], "priority": 3, "urgent": False}
+    assert event.to_dict() == body
+
+
+def test_null_optional_attributes_are_absent():
+    event = Event.from_dict(valid(subject=None, traceparent=None))
+    assert event.subject is None and event.extensions == {}
+    assert "subject" not in event.to_dict() and "traceparent" not in event.to_dict()
+
+
+def test_binary_data_is_bytes_in_python_and_data_base64_on_the_wire():
+    body = valid(data_base64="AAH/")
+    del body["data"]
+    event = Event.from_dict(body)
+    assert event.data == b"\x00\x01\xff"
+    assert event.to_dict() == body
+
+
+def test_seq_epoch_and_user_given_from_outside_are_not_attributes():
+    event = Event.from_dict(valid(seq=5, epoch="forged", user="mallory"), user="alice")
+    assert (event.seq, event.epoch, event.user, event.extensions) == (None, None, "alice", {})
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"Upper": 1}, "lowercase letters and digits"),
+    ({"with-dash": 1}, "lowercase letters and digits"),
+    ({"ratio": 0.5}, "32-bit integer"),
+    ({"big": 2**31}, "32-bit integer"),
+    ({"nested": {}}, "32-bit integer"),
+    ({"subject": ""}, '"subject" must be a non-empty string'),
+    ({"datacontenttype": 7}, '"datacontenttype" must be a non-empty string'),
+    ({"data_base64": "AAAA"}, '"data" or "data_base64", not both'),
+])
+def test_malformed_attributes_are_named(overrides, message):
+    with pytest.raises(EventError, match=message):
+        Event.from_dict(valid(**overrides))
+
+
+@pytest.mark.parametrize("encoded", ["A", "not base64!", 7, ["AAAA"]])
+def test_data_base64_must_be_base64(encoded):
+    body = valid(data_base64=encoded)
+    del body["data"]
+    with pytest.raises(EventError, match="must be a base64 string"):
+        Event.from_dict(body)

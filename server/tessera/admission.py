@@ -2,14 +2,16 @@
 
 Every event is checked by the same rules, in this order, with the same codes:
 
-1. ``invalid``: not a CloudEvents 1.0 event, or a ``user`` that is not a non-empty string.
+1. ``invalid``: not a CloudEvents 1.0 event within Tessera's bounds (events.py: ids, sources
+   and subjects of at most 256 characters, an RFC 3339 ``time``, well-formed extension
+   attributes), or a ``user`` that is not a non-empty string of at most 256 characters.
 2. ``forbidden``: a reserved ``tessera.`` topic.
 3. ``forbidden``: from a page, a ``source`` other than ``/shell`` or a loaded fragment.
 4. The declared scope. From a page: ``forbidden`` unless the topic is declared ``user`` or
    ``global``. From the server side (backends, Python): ``forbidden`` when declared ``page``,
    ``invalid`` when declared ``user`` but addressed to nobody; undeclared topics are free.
-5. ``invalid`` when the data is not JSON (NaN included); ``too_large`` when the encoded event
-   is more than ``max_bytes`` of UTF-8.
+5. ``invalid`` when the data is not RFC 8259 JSON (NaN and Infinity included) or a string is
+   not valid Unicode; ``too_large`` when the encoded event is more than ``max_bytes`` of UTF-8.
 6. ``invalid``: data that does not match the topic's declared JSON Schema.
 
 An admitted event leaves as an ``Envelope`` with its routing and its idempotency key: pages'
@@ -20,13 +22,14 @@ Transports only translate a ``Refused``: an error frame, an HTTP status, or the 
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from .brokers.base import Envelope, idempotency_key
-from .events import SPEC_VERSION, Event, EventError, new_id, now_rfc3339
+from .events import MAX_ID_LENGTH, SPEC_VERSION, Event, EventError, new_id, now_rfc3339
 from .protocol import FrameError
 from .registry import Registry
 from .topics import is_reserved
@@ -58,7 +61,7 @@ class Admission:
     def claimed_id(body: Any) -> str | None:
         """The id an event body claims, for reports about it before it is checked (None if unusable)."""
         event_id = body.get("id") if isinstance(body, dict) else None
-        return event_id if isinstance(event_id, str) else None
+        return event_id if isinstance(event_id, str) and len(event_id) <= MAX_ID_LENGTH else None
 
     # -- the origins -------------------------------------------------------------------------
     def from_page(self, body: Any, *, user: str, page: str) -> Envelope:
@@ -79,9 +82,15 @@ class Admission:
 
     def from_python(self, type: str, data: Any = None, *, user: str | None = None,
                     source: str | None = None) -> Envelope:
-        """``bus.publish``: an event of source ``/server`` (``/server/<source>``) to everyone, or to ``user``."""
+        """``bus.publish``: an event of source ``/server`` (``/server/<source>``) to everyone, or to ``user``.
+
+        ``bytes`` data is binary data (``data_base64`` to pages)."""
         body = {"specversion": SPEC_VERSION, "id": new_id(), "type": type,
-                "source": f"/server/{source}" if source else "/server", "time": now_rfc3339(), "data": data}
+                "source": f"/server/{source}" if source else "/server", "time": now_rfc3339()}
+        if isinstance(data, (bytes, bytearray)):
+            body["data_base64"] = base64.b64encode(data).decode("ascii")
+        else:
+            body["data"] = data
         return self._admit(body, user=user, page=None)
 
     # -- the rules -----------------------------------------------------------------------------
@@ -98,8 +107,9 @@ class Admission:
 
     def _cloudevent(self, body: Any, *, user: Any, from_page: bool) -> Event:
         event_id = self.claimed_id(body)
-        if user is not None and (not isinstance(user, str) or not user):
-            raise Refused("invalid", 'field "user" must be a non-empty string or absent', event_id)
+        if user is not None and (not isinstance(user, str) or not user or len(user) > MAX_ID_LENGTH):
+            raise Refused("invalid", f'field "user" must be a non-empty string of at most {MAX_ID_LENGTH} '
+                                     "characters, or absent", event_id)
         try:
             event = Event.from_dict(body, user=user)
         except EventError as error:
@@ -128,13 +138,18 @@ class Admission:
         return "user" if event.user is not None else "global"
 
     def _check_size(self, event: Event) -> None:
-        """Refused unless ``event`` encodes as JSON (no NaN) in at most ``max_bytes`` of UTF-8."""
+        """Refused unless ``event`` encodes as RFC 8259 JSON (no NaN or Infinity, valid Unicode)
+        in at most ``max_bytes`` of UTF-8."""
         try:
             text = json.dumps(event.to_dict(), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError, RecursionError) as error:
             raise Refused("invalid", f"data of {event.type!r} must be JSON (any JSON value): {error}",
                           event.id) from None
-        size = len(text.encode())
+        try:
+            size = len(text.encode())
+        except UnicodeEncodeError:  # a lone surrogate ("\\ud800") read from JSON text
+            raise Refused("invalid", "event holds a string that is not valid Unicode (a lone surrogate)",
+                          event.id) from None
         if size > self.max_bytes:
             raise Refused("too_large", f"event is {size} bytes, more than {self.max_bytes}", event.id)
 

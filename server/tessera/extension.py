@@ -25,7 +25,7 @@ from .events import Event
 from .fragment_server import start_fragment_servers
 from .http import pages
 from .identity import Identify, Identity
-from .publish_endpoint import register_publish
+from . import publish_endpoint  # noqa: F401  (adds POST /_tessera/events to the blueprint)
 from .registry import load_registry
 from .socket_endpoint import open_sockets
 from .state import KEY, State, blueprint
@@ -84,7 +84,6 @@ class Tessera:
         try:
             start_fragment_servers(state)
             open_sockets(state)
-            register_publish(app, state)
         except BaseException:
             del app.extensions[KEY]
             state.close()

@@ -2,16 +2,23 @@
 
 See ``docs/protocol.md`` for the frames and the connection's states. ``parse`` turns a
 received text into a checked frame or raises FrameError with the code the page gets.
+
+JSON here is RFC 8259 JSON, both ways: ``loads`` refuses ``NaN``, ``Infinity`` and numbers too
+large for a float (which Python's json would read as infinity), and ``encode`` never writes them
+(browsers' ``JSON.parse`` would reject the frame). The HTTP endpoint reads bodies with ``loads`` too.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
+from .events import MAX_ID_LENGTH
 from .topics import pattern_problem
 
 MAX_PATTERNS = 256
+MAX_STRING_MEMBER = MAX_ID_LENGTH  # a hello's page, a request's rid, a resume's epoch
 
 # client frame type -> the members it must have, with their JSON types
 CLIENT_FRAMES: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -45,9 +52,9 @@ def parse(text: str | bytes, *, max_bytes: int) -> dict[str, Any]:
     if len(text.encode()) > max_bytes:
         raise FrameError("too_large", f"frame is larger than {max_bytes} bytes", _event_id(text))
     try:
-        frame = json.loads(text)
+        frame = loads(text)
     except (ValueError, RecursionError) as error:
-        raise FrameError("bad_frame", f"frame is not JSON we can read: {error}") from None
+        raise FrameError("bad_frame", f"frame is not JSON we can read: {error}", _event_id(text)) from None
     if not isinstance(frame, dict):
         raise FrameError("bad_frame", "a frame must be a JSON object")
     kind = frame.get("type")
@@ -57,6 +64,8 @@ def parse(text: str | bytes, *, max_bytes: int) -> dict[str, Any]:
         if not isinstance(frame.get(member), expected):
             event_id = frame.get("event", {}).get("id") if isinstance(frame.get("event"), dict) else None
             raise FrameError("bad_frame", f'"{kind}" frame needs "{member}" of type {expected.__name__}', event_id)
+        if expected is str and len(frame[member]) > MAX_STRING_MEMBER:
+            raise FrameError("bad_frame", f'"{kind}" frame: "{member}" is longer than {MAX_STRING_MEMBER} characters')
     if kind in ("subscribe", "unsubscribe"):
         _check_patterns(frame["patterns"])
     if kind == "hello":
@@ -77,21 +86,44 @@ def _check_resume(resume: Any) -> None:
     if resume is None:
         return
     seq = resume.get("seq") if isinstance(resume, dict) else None
-    if not (isinstance(resume, dict) and isinstance(resume.get("epoch"), str)
+    epoch = resume.get("epoch") if isinstance(resume, dict) else None
+    if not (isinstance(epoch, str) and len(epoch) <= MAX_STRING_MEMBER
             and isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0):
-        raise FrameError("bad_frame", 'hello "resume" must be null or {"epoch": string, "seq": integer >= 0}')
+        raise FrameError("bad_frame", 'hello "resume" must be null or {"epoch": string of at most '
+                                      f'{MAX_STRING_MEMBER} characters, "seq": integer >= 0}}')
 
 
 def _event_id(text: str) -> str | None:
+    """The event id a refused frame claims, to name it in the error (read leniently: NaN and all)."""
     try:
-        event = json.loads(text).get("event")
-        return event.get("id") if isinstance(event.get("id"), str) else None
-    except (ValueError, AttributeError):
+        event_id = json.loads(text).get("event").get("id")
+    except (ValueError, RecursionError, AttributeError):
         return None
+    return event_id if isinstance(event_id, str) and len(event_id) <= MAX_ID_LENGTH else None
+
+
+def loads(text: str | bytes) -> Any:
+    """Read RFC 8259 JSON: ValueError for NaN, Infinity, a number that overflows a float, or bytes
+    that are not UTF-8 (RecursionError for nesting too deep)."""
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode("utf-8")  # RFC 8259 section 8.1: JSON exchanged between systems is UTF-8
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"number {text[:40]} is too large")
+    return number
 
 
 def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, separators=(",", ":"))
+    """The frame as JSON text; ValueError rather than a NaN or Infinity no browser could read."""
+    return json.dumps(frame, separators=(",", ":"), allow_nan=False)
 
 
 def error_frame(code: str, message: str, event_id: str | None = None) -> dict[str, Any]:

@@ -19,6 +19,17 @@ const esc = (s) =>
 /** @param {Date} d */
 const clock = (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 
+/**
+ * When an event happened: its `time`, or now when it has none or the browser cannot read it
+ * (a valid RFC 3339 leap second, `...T23:59:60Z`, is an Invalid Date in Chromium, and an
+ * Invalid Date throws in `toISOString`).
+ * @param {unknown} time
+ */
+function eventDate(time) {
+  const date = typeof time === "string" ? new Date(time) : new Date(NaN);
+  return Number.isNaN(date.getTime()) ? new Date() : date;
+}
+
 /** A stable, pleasant avatar colour derived from the user id. @param {string} id */
 function avatarColour(id) {
   let h = 0;
@@ -86,7 +97,7 @@ export function mount(el, ctx) {
     const level = LEVELS.has(d.level) ? d.level : "info";
     const note = {
       id: event.id, title: String(d.title ?? "Notification"), body: String(d.body ?? ""),
-      level, time: event.time ? new Date(event.time) : new Date(), unread: panel.hidden,
+      level, time: eventDate(event.time), unread: panel.hidden,
     };
     notes = [note, ...notes].slice(0, MAX_NOTES);
     render();
