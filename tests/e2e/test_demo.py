@@ -260,3 +260,17 @@ def test_when_stock_runs_out_before_checkout_the_cart_says_so_and_adjusts(tesser
     assert note.inner_text() == f"Only {stock - 1} left of Mandheling Decaf: we've updated your cart."
     alice.wait_for_function(f"document.querySelector('{quantity}')?.textContent === '{stock - 1}'")
     assert server_cart(alice, {"sum-decaf": stock - 1}) == {"sum-decaf": stock - 1}
+
+
+def test_the_recommendations_show_the_prices_the_catalog_charges():
+    import importlib.util
+    import re
+
+    spec = importlib.util.spec_from_file_location("catalog_server", ROOT / "frontends/catalog/server.py")
+    catalog = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(catalog)
+    template = (ROOT / "frontends/recommendations/src/recommendations.html").read_text()
+    shown = {sku: (name, float(price)) for sku, name, price in re.findall(
+        r'"sku": "([^"]+)", "icon": "[^"]+", "name": "([^"]+)", "blurb": "[^"]+", "price": ([0-9.]+)', template)}
+    assert len(shown) == 8
+    assert shown == {p["sku"]: (p["name"], p["price"]) for p in catalog.PRODUCTS if p["sku"] in shown}
