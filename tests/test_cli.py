@@ -48,9 +48,14 @@ def test_missing_shell_template_is_a_usage_error(tmp_path):
     assert done.returncode == 2 and "--shell" in done.stderr
 
 
-def test_redis_broker_is_refused_clearly_until_it_exists():
-    line = one_line_error(tessera("run", "--frontends", str(FIXTURES / "shop"), "--broker", "redis://127.0.0.1:6379/0"))
-    assert "TESSERA_BROKER" in line and "memory://" in line
+def test_an_unreachable_redis_broker_is_one_line():
+    line = one_line_error(tessera("run", "--frontends", str(FIXTURES / "shop"), "--broker", "redis://127.0.0.1:1/0"))
+    assert "TESSERA_BROKER" in line and "redis://127.0.0.1:1/0" in line
+
+
+def test_workers_need_a_shared_broker():
+    line = one_line_error(tessera("run", "--frontends", str(FIXTURES / "shop"), "--workers", "2"))
+    assert "--workers 2" in line and "redis://" in line
 
 
 def test_unknown_broker_scheme(tmp_path):

@@ -1,5 +1,22 @@
-"""``python -m tessera``: the same as the ``tessera`` command."""
+"""``python -m tessera`` and the ``tessera`` command.
 
-from .cli import main
+``tessera run`` serves on gevent: the standard library is patched for it here, before anything
+else is imported, so that every thread Tessera and the app start is a greenlet and every socket
+cooperative (patching later leaves locks and sockets made before it unpatched).
+"""
 
-main()
+import sys
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["run"]:
+        from gevent import monkey
+
+        monkey.patch_all()
+    from .cli import main as command
+
+    command()
+
+
+if __name__ == "__main__":
+    main()

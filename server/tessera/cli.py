@@ -20,7 +20,7 @@ from .brokers import BrokerError
 from .config import ConfigError, command_line
 from .manifest import ManifestError
 from .registry import load_fragments, load_registry
-from .serving import ServeError, check_address, serve
+from .serving import ServeError, check_address, serve, serve_workers
 
 USER_ERRORS = (ManifestError, BrokerError, ConfigError)
 
@@ -59,8 +59,6 @@ def run(host, port, frontends, shell, broker, workers, remotes, origins, publish
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if remotes:
         raise UserError("--remote: remote fragments are not supported by this version yet")
-    if workers > 1:
-        raise UserError("--workers: more than one worker is not supported by this version yet; use --workers 1")
     try:
         check_address(host, port)
     except ServeError as error:
@@ -69,7 +67,16 @@ def run(host, port, frontends, shell, broker, workers, remotes, origins, publish
                "publish_token": publish_token}
     with _start_up_logs():
         app = _load_app(app_path, options)
-    serve(app, host=host, port=port)
+        if workers > 1:
+            state = app.extensions["tessera"]
+            state.close()  # built to check the input once; each worker builds its own
+            if state.settings["TESSERA_BROKER"].startswith("memory:"):
+                raise UserError(f"--workers {workers}: the workers share events only through a shared broker; "
+                                "pass --broker redis://HOST:PORT/DB (or use --workers 1)")
+    if workers == 1:
+        serve(app, host=host, port=port)
+        return
+    serve_workers(lambda: _load_app(app_path, options, fresh=True), host=host, port=port, workers=workers)
 
 
 @contextmanager
@@ -97,7 +104,7 @@ class _Held(logging.Handler):
         self.records.append(record)
 
 
-def _load_app(app_path: str | None, options: dict) -> Flask:
+def _load_app(app_path: str | None, options: dict, *, fresh: bool = False) -> Flask:
     """The built-in app made with ``options``, or the ``--app`` module imported with them in
     force (``command_line``: they reach its ``Tessera(app)`` without touching ``os.environ``)."""
     try:
@@ -106,7 +113,7 @@ def _load_app(app_path: str | None, options: dict) -> Flask:
 
             return create_app(**options)
         with command_line(**options):
-            return _import_app(app_path)
+            return _import_app(app_path, fresh=fresh)
     except USER_ERRORS as error:
         raise UserError(str(error)) from None
 
@@ -118,11 +125,14 @@ def _where(error: Exception) -> str:
     return f"{type(error).__name__}: {error}{where}"
 
 
-def _import_app(app_path: str) -> Flask:
+def _import_app(app_path: str, *, fresh: bool = False) -> Flask:
+    """The app of ``--app MODULE:ATTR``; ``fresh``: imported anew (a worker, not the process that checked it)."""
     module_name, _, attr = app_path.partition(":")
     if not module_name or not attr:
         raise UserError(f"--app {app_path!r}: expected MODULE:ATTR, e.g. --app shop:app")
     sys.path.insert(0, os.getcwd())
+    if fresh:
+        sys.modules.pop(module_name, None)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:

@@ -1,14 +1,25 @@
-"""Serving an app on a real server that supports WebSockets (Werkzeug, threaded)."""
+"""Serving an app for real: on gevent, one process or N processes on one port under gunicorn.
+
+``tessera run`` patches the standard library for gevent before anything else is imported
+(``tessera/__main__.py``), so the app's threads (the hub's fan-out, each socket's writer and
+reader, the bus dispatcher, the responders) are greenlets: an open page costs memory, not a
+thread. One process serves on gevent's WSGI server; ``--workers N`` runs N gunicorn gevent
+workers on the same port, each building its own app (they share events through the broker).
+"""
 
 from __future__ import annotations
 
 import logging
+import resource
+import signal
 import socket
+from typing import Callable
 
 from flask import Flask
-from werkzeug.serving import make_server
 
 log = logging.getLogger("tessera")
+
+RESERVED_FILES = 64  # descriptors kept for all but pages: the listener, logs, the broker, files read
 
 
 class ServeError(OSError):
@@ -24,17 +35,75 @@ def check_address(host: str, port: int) -> None:
                          "pick another --port or --host") from None
 
 
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit; the limit now in force.
+
+    Each open page holds a socket; at the usual soft limit of 1,024 a server would stop
+    accepting at about a thousand pages.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            log.warning("could not raise the open-file limit from %d to %d", soft, target)
+    return soft
+
+
+def pages_held(open_files: int) -> int:
+    """How many open pages a process with this open-file limit can hold."""
+    return max(0, open_files - RESERVED_FILES)
+
+
 def serve(app: Flask, *, host: str, port: int) -> None:
-    """Serve until interrupted; one process, a thread per connection."""
-    server = make_server(host, port, app, threaded=True)
-    state = app.extensions["tessera"]
-    names = ", ".join(f.name for f in state.registry.fragments) or "none"
-    log.info("Tessera serving %d fragments (%s) on http://%s:%d/", len(state.registry.fragments),
-             names, host, server.port)
+    """One process on gevent's WSGI server, until SIGINT or SIGTERM; then close the app's Tessera."""
+    from gevent import signal_handler
+    from gevent.pywsgi import LoggingLogAdapter, WSGIServer
+
+    files = raise_open_file_limit()
+    access = LoggingLogAdapter(logging.getLogger("tessera.access"), logging.INFO)
+    server = WSGIServer((host, port), app, log=access, error_log=LoggingLogAdapter(log, logging.ERROR))
+    server.start()
+    _announce(app, host, server.server_port, f"gevent, 1 process, up to {pages_held(files):,} open pages "
+                                             f"(open-file limit {files:,})")
+    stopping = signal_handler(signal.SIGTERM, server.stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
-        state.close()
+        stopping.cancel()
+        server.stop(timeout=1)
+        app.extensions["tessera"].close()
+
+
+def serve_workers(load: Callable[[], Flask], *, host: str, port: int, workers: int) -> None:
+    """``workers`` gunicorn gevent workers on one port; each calls ``load`` to build its own app."""
+    from gunicorn.app.base import BaseApplication
+
+    files = raise_open_file_limit()
+    held = pages_held(files)
+
+    class Workers(BaseApplication):
+        def load_config(self) -> None:
+            for name, value in {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gevent",
+                                "worker_connections": held, "graceful_timeout": 5, "keepalive": 5,
+                                "accesslog": None, "loglevel": "warning"}.items():
+                self.cfg.set(name, value)
+
+        def load(self) -> Flask:
+            app = load()
+            _announce(app, host, port, f"gevent, worker of {workers} processes, up to {held:,} open pages "
+                                       f"each (open-file limit {files:,})")
+            return app
+
+    Workers().run()
+
+
+def _announce(app: Flask, host: str, port: int, how: str) -> None:
+    state = app.extensions["tessera"]
+    names = ", ".join(f.name for f in state.registry.fragments) or "none"
+    log.info("Tessera serving %d fragments (%s) on http://%s:%d/ (%s)", len(state.registry.fragments),
+             names, host, port, how)
