@@ -23,11 +23,11 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jinja2 import Environment, TemplateNotFound, TemplateSyntaxError, meta, nodes
+
 from .manifest import MANIFEST, digest
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
-
     from .manifest import Fragment
 
 PRIVATE_SUFFIXES = (".py", ".pyc", ".pyo", ".toml")
@@ -42,7 +42,8 @@ MEDIA_TYPES = {  # what nosniff needs, whatever the system's mimetypes table say
 SHELL_ENTRIES = ("runtime/boot.js", "runtime/tessera.js")
 SHELL_STYLES = ("theme.css",)
 
-# import x from "./a.js" · import "./a.js" · export {x} from "./a.js" · import("./a.js") · new URL("./a.png", import.meta.url)
+# import x from "./a.js" · import "./a.js" · export {x} from "./a.js" · import("./a.js")
+# · new URL("./a.png", import.meta.url)
 _JS_REFERENCE = re.compile(
     r"""\b(?:import|export)\s*(?:[\w$*{}\s,]*?\bfrom\s*)?(["'])(?P<static>[^"'\n]+)\1"""
     r"""|\bimport\s*\(\s*(["'`])(?P<dynamic>[^"'`\n]+)\3\s*[,)]"""
@@ -63,9 +64,6 @@ class PublicFiles:
 
     def __contains__(self, path: object) -> bool:
         return path in self.files
-
-    def __len__(self) -> int:
-        return len(self.files)
 
 
 def media_type(path: str) -> str:
@@ -99,8 +97,6 @@ def fragment_files(fragment: Fragment, env: Environment | None = None) -> Public
 
 def template_assets(env: Environment, name: str) -> list[str]:
     """The constant paths given to ``asset(...)`` by template ``name`` and those it includes."""
-    from jinja2 import TemplateNotFound, meta, nodes
-
     found: list[str] = []
     seen: set[str] = set()
     pending = [name]
@@ -111,7 +107,7 @@ def template_assets(env: Environment, name: str) -> list[str]:
         seen.add(current)
         try:
             tree = env.parse(env.loader.get_source(env, current)[0]) if env.loader else None
-        except TemplateNotFound:  # rendering will say so, with the fragment's fallback
+        except (TemplateNotFound, TemplateSyntaxError):  # rendering will say so, with the fragment's fallback
             continue
         if tree is None:
             continue

@@ -18,7 +18,7 @@ from .assets import PublicFiles, media_type, shell_digest, shell_files
 from .state import blueprint, current
 
 IMMUTABLE = 365 * 24 * 3600
-TESSERA_BLUEPRINTS = {"tessera", "tessera_pages", "tessera_publish"}
+TESSERA_BLUEPRINTS = {"tessera", "tessera_pages"}
 HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 # The shell page: "/" and every path some fragment's routes name.
@@ -62,7 +62,7 @@ def content_security_policy(nonce: str, host: str) -> str:
 def protective_headers(response: Response) -> Response:
     """No MIME sniffing and no framing by other origins, on whatever Tessera answers (pages,
     assets, JSON, errors, unknown ``/_tessera`` paths); the app's own routes are left alone."""
-    if request.blueprint in TESSERA_BLUEPRINTS or request.path == "/_tessera" or request.path.startswith("/_tessera/"):
+    if request.blueprint in TESSERA_BLUEPRINTS or request.path.startswith("/_tessera/"):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     return response

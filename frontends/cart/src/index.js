@@ -28,7 +28,23 @@ const MAX_QTY = 99;
 function toItem(d) {
   if (!d || typeof d.sku !== "string" || typeof d.price !== "number") return null;
   const qty = Number.isInteger(d.qty) && d.qty > 0 ? Math.min(d.qty, MAX_QTY) : 1;
-  return { sku: d.sku, name: String(d.name ?? d.sku), price: d.price, qty };
+  /** @type {Item} */
+  const item = { sku: d.sku, name: String(d.name ?? d.sku), price: d.price, qty };
+  if (Number.isInteger(d.max)) item.max = d.max;
+  return item;
+}
+
+/**
+ * The lines as the server priced them: its name, price and stock cap win over what this page
+ * was told (the server prices from the catalog; a page's prices are only for show).
+ * @param {Item[]} items @param {any[]} priced
+ */
+function reconcile(items, priced) {
+  const server = new Map(priced.map(toItem).filter((i) => i !== null).map((i) => [i.sku, i]));
+  return items.map((i) => {
+    const line = server.get(i.sku);
+    return line ? { ...i, name: line.name, price: line.price, qty: line.qty, max: line.max } : i;
+  });
 }
 
 /** A selector that finds "the same" button after a re-render. @param {HTMLElement} b */
@@ -81,6 +97,7 @@ export function mount(el, ctx) {
       quote = localQuote(s.items);
     }
     if (v !== s.version) return; // the cart changed meanwhile; a newer quote is on its way
+    if (Array.isArray(quote.items)) s.items = reconcile(s.items, quote.items);
     s.quote = quote;
     render();
   }
@@ -141,6 +158,23 @@ export function mount(el, ctx) {
     if (s.checkoutId && e.data?.event_id === s.checkoutId) setStatus({ kind: "failed" });
   }
 
+  /**
+   * The catalog could not supply a line: this tab (the one that asked) fixes the cart for every
+   * tab and says why. @param {TesseraEvent} e
+   */
+  function onRefused(e) {
+    if (s.status.kind !== "pending") return;
+    const d = e.data ?? {};
+    const item = s.items.find((i) => i.sku === d.sku);
+    const name = String(item?.name ?? d.name ?? "An item");
+    const available = Number.isInteger(d.available) && d.available > 0 ? d.available : 0;
+    setStatus({ kind: "failed", reason: available
+      ? `Only ${available} left of ${name}: we've updated your cart.`
+      : `${name} is sold out: we've taken it out of your cart.` });
+    if (item && available) bus.publish("cart.item.quantity", { sku: item.sku, qty: Math.min(available, MAX_QTY) });
+    else if (item) bus.publish("cart.item.removed", { sku: item.sku });
+  }
+
   /** After a gap in the event stream, the server's copy of the cart is the truth. */
   async function resync() {
     const v = s.version;
@@ -172,7 +206,11 @@ export function mount(el, ctx) {
     const sku = b.dataset.sku ?? "";
     const item = s.items.find((i) => i.sku === sku);
     switch (b.dataset.action) {
-      case "inc": if (item) bus.publish("cart.item.quantity", { sku, qty: Math.min(item.qty + 1, MAX_QTY) }); break;
+      case "inc":
+        if (item && item.qty < Math.min(item.max ?? MAX_QTY, MAX_QTY)) {
+          bus.publish("cart.item.quantity", { sku, qty: item.qty + 1 });
+        }
+        break;
       case "dec":
         if (item && item.qty > 1) bus.publish("cart.item.quantity", { sku, qty: item.qty - 1 });
         else if (item) bus.publish("cart.item.removed", { sku });
@@ -186,6 +224,7 @@ export function mount(el, ctx) {
   el.addEventListener("click", onClick);
   bus.subscribe("cart.>", onCartEvent);
   bus.subscribe("order.confirmed", onConfirmed);
+  bus.subscribe("order.refused", onRefused);
   bus.subscribe("tessera.error", onError);
   bus.subscribe("tessera.resync", resync);
   render();

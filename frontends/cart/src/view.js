@@ -1,11 +1,11 @@
 // cart fragment: pure rendering (state in, HTML out). Mirrors src/cart.html.
 
 /**
- * @typedef {{sku: string, name: string, price: number, qty: number}} Item
+ * @typedef {{sku: string, name: string, price: number, qty: number, max?: number}} Item  max: stock cap
  * @typedef {{subtotal: number, total: number, shipping?: number, vat?: number,
  *            vat_rate?: number, free_shipping_over?: number}} Quote
  * @typedef {{kind: "idle"} | {kind: "pending"} | {kind: "confirmed", orderId: any, total: number}
- *           | {kind: "failed"}} Status
+ *           | {kind: "failed", reason?: string}} Status
  */
 
 const money = new Intl.NumberFormat("en-IE", { style: "currency", currency: "EUR" });
@@ -37,7 +37,7 @@ function line(i, bumped) {
     <div class="cart-qty">
       <button type="button" data-action="dec" data-sku="${sku}" aria-label="One less ${n}">−</button>
       <span aria-label="Quantity">${i.qty}</span>
-      <button type="button" data-action="inc" data-sku="${sku}" aria-label="One more ${n}"${i.qty >= 99 ? " disabled" : ""}>+</button>
+      <button type="button" data-action="inc" data-sku="${sku}" aria-label="One more ${n}"${i.qty >= Math.min(i.max ?? 99, 99) ? " disabled" : ""}>+</button>
     </div>
     <button type="button" class="cart-remove" data-action="remove" data-sku="${sku}" aria-label="Remove ${n}">Remove</button>
   </li>`;
@@ -80,13 +80,14 @@ export function view({ items, quote, status, bumped }) {
       <p><strong>Order #${esc(status.orderId)} confirmed</strong></p>
       <p>${eur(status.total)} · we'll roast it tomorrow morning and email you tracking.</p></div>`;
   }
+  const note = status.kind === "failed"
+    ? `<p class="cart-note" role="alert">${esc(status.reason ?? "We couldn't reach the roastery. Please try again.")}</p>`
+    : "";
   if (!items.length) {
-    return `<div class="cart-empty">${EMPTY_ICON}<p><strong>Your cart is empty</strong></p>
+    return `${note}<div class="cart-empty">${EMPTY_ICON}<p><strong>Your cart is empty</strong></p>
       <p>Pick a roast you like — it will wait here, in every tab.</p></div>`;
   }
   const pending = status.kind === "pending";
-  const note = status.kind === "failed"
-    ? `<p class="cart-note" role="alert">We couldn't reach the roastery. Please try again.</p>` : "";
   return `<ul class="cart-lines">${items.map((i) => line(i, i.sku === bumped)).join("")}</ul>
     ${shipping(quote)}${totals(quote)}${note}
     <button type="button" class="cart-checkout" data-action="checkout"${pending ? " disabled" : ""}>
