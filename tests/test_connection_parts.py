@@ -117,12 +117,28 @@ def test_a_page_that_stops_reading_during_its_replay_is_evicted_without_deadlock
 def test_a_page_whose_backlog_overflows_while_resuming_is_evicted(monkeypatch):
     monkeypatch.setattr("tessera.delivery.MAX_BACKLOG", 3)
     broker = MemoryBroker()
-    evicted = []
-    delivery = Delivery(FakeWriter(), wants=lambda e: True, evict=lambda: evicted.append(True))
-    delivery.begin()
+    writer = FakeWriter()
+    connection = Connection(writer, user="u", bus=bus_on(broker), rate=1000, max_bytes=65536,
+                            responders=Responders(bus_on(broker), workers=1), register=lambda c: lambda: None)
+    connection.delivery.begin()  # as after hello, before the replay is read
     for envelope in [Envelope(Event(type="demo.shout")).stored(n, broker.epoch) for n in range(1, 6)]:
-        delivery.offer(envelope, event_text(envelope))
-    assert evicted == [True] and delivery.state is State.CLOSED
+        connection.offer(envelope, event_text(envelope))
+    assert writer.closed[0] == 4008 and connection.state is State.CLOSED
+    connection.responders.close()
+
+
+def test_an_open_page_whose_stream_was_lost_is_closed_to_resync():
+    """The broker lost its stream (a new epoch): events of the new one must not be taken as old."""
+    broker = MemoryBroker()
+    stored(broker, 3)
+    writer = FakeWriter()
+    connection = Connection(writer, user="u", bus=bus_on(broker), rate=1000, max_bytes=65536,
+                            responders=Responders(bus_on(broker), workers=1), register=lambda c: lambda: None)
+    connection.handle(json.dumps({"type": "hello", "page": "p", "subscribe": [">"]}))
+    reborn = Envelope(Event(type="demo.shout")).stored(1, "another-epoch")
+    connection.offer(reborn, event_text(reborn))
+    assert writer.closed[0] == 4009 and not writer.seqs()
+    connection.responders.close()
 
 
 def test_live_events_go_straight_to_the_writer_once_open_and_only_wanted_ones():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Protocol
 
-from .brokers.base import Envelope
+from .brokers.base import BrokerError, Envelope
 from .bus import Bus
 from .delivery import Delivery, State
 from .ratelimit import RateLimit
@@ -22,6 +22,7 @@ from .topics import matches
 log = logging.getLogger("tessera.connection")
 
 CLOSE_SLOW = 4008
+CLOSE_RESYNC = 4009
 
 
 class Writer(Protocol):
@@ -46,7 +47,7 @@ class Connection:
         self.register = register
         self.page: str | None = None
         self.patterns: frozenset[str] = frozenset()
-        self.delivery = Delivery(writer, wants=self.wants, evict=self._evict)
+        self.delivery = Delivery(writer, wants=self.wants, evict=self._evict, lost=self._resync)
         self.unregister: Callable[[], None] = lambda: None
 
     @property
@@ -96,7 +97,11 @@ class Connection:
     def on_publish(self, frame: dict[str, Any]) -> None:
         self._check_rate(self.bus.admission.claimed_id(frame["event"]))
         envelope = self.bus.admission.from_page(frame["event"], user=self.user, page=self.page)
-        published = self.bus.publish_event(envelope)
+        try:
+            published = self.bus.publish_event(envelope)
+        except BrokerError as error:  # not refused, not stored: the page keeps it and sends it again
+            raise FrameError("unavailable", f"the event could not be stored ({error}); it will be sent again",
+                             envelope.event.id) from None
         self.send({"type": "ack", "id": envelope.event.id, "seq": published.seq, "duplicate": published.duplicate})
 
     def on_request(self, frame: dict[str, Any]) -> None:
@@ -140,6 +145,10 @@ class Connection:
         """Queue a frame for the writer; a page that lets the queue fill up is disconnected."""
         if not self.writer.send(encode(frame)):
             self._evict()
+
+    def _resync(self) -> None:
+        """The broker's stream changed (it was lost): the page reconnects, finds its position gone, resyncs."""
+        self.close(CLOSE_RESYNC, "the event stream was reset: reconnect to resync")
 
     def _evict(self) -> None:
         log.warning("page of %s is not reading its events; disconnecting it (%d)", self.user, CLOSE_SLOW)

@@ -36,14 +36,17 @@ class Sink(Protocol):
 class Delivery:
     """The event stream of one page. ``offer`` runs on the hub's thread, the rest on the reader's."""
 
-    def __init__(self, sink: Sink, *, wants: Callable[[Envelope], bool], evict: Callable[[], None]):
+    def __init__(self, sink: Sink, *, wants: Callable[[Envelope], bool], evict: Callable[[], None],
+                 lost: Callable[[], None] = lambda: None):
         self.sink = sink
         self.wants = wants
         self.evict = evict
+        self.lost = lost  # the stream changed under an open page (the broker lost it): it must resync
         self.state = State.AWAITING_HELLO
         self.lock = threading.Lock()
         self.backlog: list[Envelope] = []
         self.floor = 0  # seq up to which the page has been sent (or excused from) every event
+        self.epoch: str | None = None  # the stream the page follows; events of another mean it was lost
 
     def begin(self) -> None:
         """Hello arrived: keep live events from now on (call before reading the broker)."""
@@ -59,7 +62,7 @@ class Delivery:
                     "resumed": resume is not None}
         if not self._send(encode(welcome)):
             return
-        self.floor = position
+        self.floor, self.epoch = position, broker.epoch
         for envelope in replay or []:
             if self.wants(envelope) and not self._send(event_text(envelope), REPLAY_PUT_TIMEOUT):
                 return
@@ -72,6 +75,9 @@ class Delivery:
                     floor = self.floor
                     break
             for envelope in pending:
+                if envelope.event.epoch != self.epoch:
+                    self.lost()
+                    return
                 if envelope.event.seq > self.floor:
                     self.floor = envelope.event.seq
                     if self.wants(envelope) and not self._send(event_text(envelope), REPLAY_PUT_TIMEOUT):
@@ -80,20 +86,23 @@ class Delivery:
 
     def offer(self, envelope: Envelope, text: str) -> None:
         """Called by the hub for every stored event, in order; ``text`` is its encoded frame."""
-        with self.lock:
+        with self.lock:  # decide only: evicting and resyncing close the connection, which takes this lock
+            if self.state is State.RESUMING and len(self.backlog) < MAX_BACKLOG:
+                self.backlog.append(envelope)
+                return
             if self.state is State.RESUMING:
-                if len(self.backlog) < MAX_BACKLOG:
-                    self.backlog.append(envelope)
-                    return
-                self.state, self.backlog = State.CLOSED, []
-                overflow = True
-            elif self.state is not State.OPEN or envelope.event.seq <= self.floor:
-                return  # the hub may still hold events that the replay already covered
+                verdict = "evict"  # its backlog is full: it resumes later, from where it got to
+            elif self.state is not State.OPEN:
+                return
+            elif envelope.event.epoch != self.epoch:
+                verdict = "resync"  # the broker lost the stream this page follows
+            elif envelope.event.seq <= self.floor:
+                return  # an event the replay already covered
             else:
-                overflow = False
-        if overflow:
-            self.evict()
-        elif self.wants(envelope) and not self.sink.send(text):
+                verdict = "send"
+        if verdict == "resync":
+            self.lost()
+        elif verdict == "evict" or self.wants(envelope) and not self.sink.send(text):
             self.evict()
 
     def close(self) -> bool:

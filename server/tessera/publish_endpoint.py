@@ -39,6 +39,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .admission import Refused
 from .brokers.base import Envelope
 from .protocol import loads
+from .brokers.base import BrokerError
 from .state import State, blueprint, current
 
 STRUCTURED = "application/cloudevents+json"
@@ -75,6 +76,9 @@ def publish():
         return jsonify(_published(state, _admit(state, event))), 202
     except BadRequest as error:
         return _reject(error)
+    except BrokerError as error:  # nothing was lost: the sender may try again (same id: no duplicate)
+        body, status = _reject(BadRequest(503, "unavailable", str(error)))
+        return body, status, {"Retry-After": "1"}
 
 
 def _mode() -> str:

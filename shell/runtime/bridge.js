@@ -16,6 +16,7 @@ const OUTBOX_LIMIT = 1000;
 const BACKOFF_BASE = 250;
 const BACKOFF_MAX = 15000;
 const PING_EVERY = 15000;
+const RETRY_AFTER = 2000; // ms before events the server could not store are sent again
 
 export class Bridge {
   /**
@@ -40,6 +41,7 @@ export class Bridge {
     this.welcomed = false;
     this.attempt = 0;
     /** @type {ReturnType<typeof setInterval> | undefined} */ this.pinger = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */ this.retry = undefined;
     this.heardAt = 0;
     Object.assign(connection, { reconnect: () => this.socket?.close(4000, "reconnect requested") });
   }
@@ -114,6 +116,20 @@ export class Bridge {
   keepAlive() {
     if (Date.now() - this.heardAt > 2 * PING_EVERY) this.socket?.close(4000, "server silent");
     else this.send({ type: "ping" });
+  }
+
+  /**
+   * The server could not store an event (its broker is unreachable): keep it and send the
+   * queue again later; the server drops a copy it did store.
+   * @param {{code: string, message: string, event_id?: string}} frame
+   */
+  retryLater(frame) {
+    this.core.notice("tessera.error", { code: frame.code, message: frame.message, event_id: frame.event_id ?? null });
+    if (this.retry !== undefined) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      if (this.welcomed) for (const queued of this.outbox.values()) this.send(queued);
+    }, RETRY_AFTER * (0.5 + Math.random()));
   }
 
   /** @param {{event: TesseraEvent}} frame */
@@ -196,6 +212,7 @@ const HANDLERS = {
     else pending.resolve(frame.data);
   },
   error: (bridge, frame) => {
+    if (frame.code === "unavailable") return bridge.retryLater(frame);
     const pending = frame.event_id ? bridge.pending.get(frame.event_id) : undefined;
     if (frame.event_id) bridge.outbox.delete(frame.event_id);
     if (pending) pending.reject(failure(frame));
