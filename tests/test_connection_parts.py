@@ -50,6 +50,19 @@ class FakeWriter:
         return [f["event"]["seq"] for f in self.frames if f["type"] == "event"]
 
 
+class FakeHub:
+    """Takes every subscription; a real Hub's index and limits are tested in test_hub.py."""
+
+    def register(self, connection):
+        return lambda: None
+
+    def watch(self, connection, patterns):
+        return True
+
+    def unwatch(self, connection, patterns):
+        pass
+
+
 def finishes(target, *args, within=5.0):
     """Run ``target`` in a thread; True if it returned within the bound (False: it hung)."""
     thread = threading.Thread(target=target, args=args, daemon=True)
@@ -105,7 +118,7 @@ def test_a_page_that_stops_reading_during_its_replay_is_evicted_without_deadlock
     writer = FakeWriter(room=10)
     responders = Responders(bus_on(broker), workers=1)
     connection = Connection(writer, user="u", bus=bus_on(broker), rate=1000, max_bytes=65536,
-                            responders=responders, register=lambda c: lambda: None)
+                            responders=responders, hub=FakeHub())
     hello = {"type": "hello", "page": "p", "resume": {"epoch": broker.epoch, "seq": 0}, "subscribe": [">"]}
     assert finishes(connection.handle, json.dumps(hello))
     assert writer.closed[0] == 4008
@@ -119,7 +132,7 @@ def test_a_page_whose_backlog_overflows_while_resuming_is_evicted(monkeypatch):
     broker = MemoryBroker()
     writer = FakeWriter()
     connection = Connection(writer, user="u", bus=bus_on(broker), rate=1000, max_bytes=65536,
-                            responders=Responders(bus_on(broker), workers=1), register=lambda c: lambda: None)
+                            responders=Responders(bus_on(broker), workers=1), hub=FakeHub())
     connection.delivery.begin()  # as after hello, before the replay is read
     for envelope in [Envelope(Event(type="demo.shout")).stored(n, broker.epoch) for n in range(1, 6)]:
         connection.offer(envelope, event_text(envelope))
@@ -133,7 +146,7 @@ def test_an_open_page_whose_stream_was_lost_is_closed_to_resync():
     stored(broker, 3)
     writer = FakeWriter()
     connection = Connection(writer, user="u", bus=bus_on(broker), rate=1000, max_bytes=65536,
-                            responders=Responders(bus_on(broker), workers=1), register=lambda c: lambda: None)
+                            responders=Responders(bus_on(broker), workers=1), hub=FakeHub())
     connection.handle(json.dumps({"type": "hello", "page": "p", "subscribe": [">"]}))
     reborn = Envelope(Event(type="demo.shout")).stored(1, "another-epoch")
     connection.offer(reborn, event_text(reborn))
@@ -168,7 +181,7 @@ def page():
     writer = FakeWriter()
     responders = Responders(bus_on(broker), workers=1)
     connection = Connection(writer, user="u", bus=bus_on(broker), rate=1000, max_bytes=4096,
-                            responders=responders, register=lambda c: lambda: None)
+                            responders=responders, hub=FakeHub())
     yield connection, writer
     responders.close()
 
@@ -370,13 +383,14 @@ def read_with(ws, writer):
 
 def test_the_reader_answers_pings_through_the_writer_and_yields_messages():
     ws, client, _ = upgraded()
-    writer = SocketWriter(ws, limit=10_000)
+    writer = SocketWriter(ws, limit=10_000, grace=0.5)
     writer.start()
     got, reader = read_with(ws, writer)
     client.sendall(masked(Opcode.PING, b"hi") + masked(Opcode.TEXT, b'{"a": 1}'))
     pong = client_frames(client.recv(4096))
     client.sendall(masked(Opcode.CLOSE, b"\x03\xe8"))
     reader.join(5)
+    writer.read_all.set()  # as the endpoint does once the reader returns
     writer.join(5)
     closing = client_frames(client.recv(4096))
     assert got == ['{"a": 1}']
@@ -386,12 +400,13 @@ def test_the_reader_answers_pings_through_the_writer_and_yields_messages():
 
 def test_a_message_over_the_limit_is_refused_with_1009_before_it_is_buffered():
     ws, client, _ = upgraded(max_message=1000)
-    writer = SocketWriter(ws, limit=10_000)
+    writer = SocketWriter(ws, limit=10_000, grace=0.5)
     writer.start()
     got, reader = read_with(ws, writer)
     header = bytes([0x81, 0x80 | 127]) + (200 * 2**20).to_bytes(8, "big") + b"\x00\x00\x00\x00"
     client.sendall(header + b"x" * 4096)  # a 200 MiB frame announced; 4 KiB of it sent
     reader.join(5)
+    writer.read_all.set()  # as the endpoint does once the reader returns
     writer.join(5)
     assert got == [] and not reader.is_alive()
     assert client_frames(client.recv(4096))[0].payload[0] == TOO_BIG
@@ -400,11 +415,12 @@ def test_a_message_over_the_limit_is_refused_with_1009_before_it_is_buffered():
 
 def test_a_compressed_frame_is_a_protocol_error():
     ws, client, _ = upgraded()
-    writer = SocketWriter(ws, limit=10_000)
+    writer = SocketWriter(ws, limit=10_000, grace=0.5)
     writer.start()
     got, reader = read_with(ws, writer)
     client.sendall(masked(Opcode.TEXT, b"\xf2H\xcd\xc9\xc9\x07\x00", rsv1=True))
     reader.join(5)
+    writer.read_all.set()  # as the endpoint does once the reader returns
     writer.join(5)
     assert got == [] and client_frames(client.recv(4096))[0].payload[0] == 1002
     done(ws, client)
@@ -412,11 +428,11 @@ def test_a_compressed_frame_is_a_protocol_error():
 
 def test_nothing_is_written_after_the_close_frame():
     ws, client, _ = upgraded()
-    writer = SocketWriter(ws, limit=10_000)
+    writer = SocketWriter(ws, limit=10_000, grace=0.5)
     writer.start()
     writer.close(4008, "slow")
     assert writer.send("late") is True  # taken and dropped: the outbox is closed
-    writer.join(5)
+    writer.join(5)  # the peer never answers our close frame: after the grace, the socket is shut
     ws.shutdown()
     data = b""
     while chunk := client.recv(4096):

@@ -1,21 +1,32 @@
-"""The hub: fans every stored event out to this process's connections, whatever happens."""
+"""The hub: fans every stored event out to the connections that asked for it, whatever happens."""
 
-import time
+import threading
+
+import pytest
 
 from tessera.brokers import Envelope, MemoryBroker
 from tessera.events import Event
-from tessera.hub import Hub
+from tessera.hub import Hub, Limits, Refused
 
 
 class Recorder:
-    def __init__(self):
+    def __init__(self, user="u"):
+        self.user = user
+        self.patterns = frozenset()
         self.texts = []
+        self.arrived = threading.Event()
 
     def offer(self, envelope, text):
         self.texts.append(text)
+        self.arrived.set()
 
     def close(self, code, reason):
         pass
+
+    def watching(self, hub, *patterns):
+        assert hub.watch(self, patterns)
+        self.patterns |= set(patterns)
+        return self
 
 
 def test_an_event_that_cannot_be_encoded_does_not_stop_the_next_ones(caplog):
@@ -23,11 +34,55 @@ def test_an_event_that_cannot_be_encoded_does_not_stop_the_next_ones(caplog):
     hub = Hub(broker)
     page = Recorder()
     hub.register(page)
+    page.watching(hub, "news.>")
     broker.publish(Envelope(Event(type="news.bad", data={1, 2})))  # a set is not JSON
     broker.publish(Envelope(Event(type="news.good", data=1)))
-    deadline = time.monotonic() + 5
-    while not page.texts and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert page.arrived.wait(5)
     hub.close()
     assert len(page.texts) == 1 and '"news.good"' in page.texts[0]
     assert "could not fan out news.bad event" in caplog.text
+
+
+def test_only_connections_whose_patterns_match_are_offered_an_event():
+    broker = MemoryBroker(history=10)
+    hub = Hub(broker)
+    shopper, other, sentinel = Recorder(), Recorder(), Recorder()
+    for page, pattern in ((shopper, "cart.*"), (other, "news.>"), (sentinel, "zz.end")):
+        hub.register(page)
+        page.watching(hub, pattern)
+    broker.publish(Envelope(Event(type="cart.added")))
+    broker.publish(Envelope(Event(type="zz.end")))
+    assert sentinel.arrived.wait(5)  # fan-out is in order: everything before the sentinel was offered
+    hub.close()
+    assert len(shopper.texts) == 1 and other.texts == []
+
+
+def test_pages_are_bounded_per_user_and_per_address_and_released():
+    hub = Hub(MemoryBroker(), Limits(pages_per_user=2, pages_per_address=3))
+    releases = [hub.admit("alice", "10.0.0.1"), hub.admit("alice", "10.0.0.1")]
+    with pytest.raises(Refused, match="user"):
+        hub.admit("alice", "10.0.0.2")
+    hub.admit("bob", "10.0.0.1")
+    with pytest.raises(Refused, match="address"):
+        hub.admit("carol", "10.0.0.1")
+    releases[0]()
+    releases[0]()  # releasing twice counts once
+    hub.admit("alice", "10.0.0.2")
+    with pytest.raises(Refused):
+        hub.admit("alice", "10.0.0.3")
+    hub.close()
+
+
+def test_patterns_are_bounded_per_user_over_all_their_pages():
+    hub = Hub(MemoryBroker(), Limits(patterns_per_user=3))
+    first, second, stranger = Recorder("mallory"), Recorder("mallory"), Recorder("alice")
+    for page in (first, second, stranger):
+        hub.register(page)
+    first.watching(hub, "a.b", "a.c")
+    assert not hub.watch(second, ["b.a", "b.b"])
+    second.watching(hub, "b.a")
+    stranger.watching(hub, "a.b", "a.c", "a.d")  # another user's budget is their own
+    hub.unwatch(first, ["a.b"])
+    first.patterns -= {"a.b"}
+    assert hub.watch(second, ["b.b"])
+    hub.close()

@@ -64,7 +64,7 @@ def run(host, port, frontends, shell, broker, workers, remotes, origins, publish
     except ServeError as error:
         raise UserError(str(error)) from None
     options = {"frontends": frontends, "shell": shell, "broker": broker, "allowed_origins": origins,
-               "publish_token": publish_token}
+               "publish_token": publish_token, "trusted_hosts": _loopback_names(host)}
     with _start_up_logs():
         app = _load_app(app_path, options)
         if workers > 1:
@@ -77,6 +77,17 @@ def run(host, port, frontends, shell, broker, workers, remotes, origins, publish
         serve(app, host=host, port=port)
         return
     serve_workers(lambda: _load_app(app_path, options, fresh=True), host=host, port=port, workers=workers)
+
+
+def _loopback_names(host: str) -> tuple[str, ...]:
+    """Serving on loopback, only loopback names are trusted in ``Host`` (so a DNS-rebinding page
+    cannot reach the server under its own name), unless TESSERA_TRUSTED_HOSTS says otherwise."""
+    if "TESSERA_TRUSTED_HOSTS" in os.environ or host not in LOOPBACK:
+        return ()
+    return ("localhost", "127.0.0.1", "::1")
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @contextmanager

@@ -18,6 +18,8 @@ from types import MappingProxyType
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from . import origins
+
 log = logging.getLogger("tessera")
 
 PREFIX = "TESSERA_"
@@ -49,6 +51,12 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any], str]] = {
     "TESSERA_FRAGMENT_TIMEOUT": (1.0, float, "seconds, above 0, e.g. 1.0"),
     "TESSERA_SECRET_KEY": (None, _text, "a secret string"),
     "TESSERA_REMOTES": ({}, _remotes, "NAME=MANIFEST_URL pairs, comma-separated"),
+    "TESSERA_MAX_PAGES_PER_USER": (32, int, "a whole number of open pages, at least 1, e.g. 32"),
+    "TESSERA_MAX_PAGES_PER_ADDRESS": (256, int, "a whole number of open pages, at least 1, e.g. 256"),
+    "TESSERA_MAX_PATTERNS_PER_USER": (2048, int, "a whole number of subscriptions, at least 1, e.g. 2048"),
+    "TESSERA_HELLO_TIMEOUT": (10.0, float, "seconds, above 0, e.g. 10"),
+    "TESSERA_HUB_QUEUE": (100000, int, "a whole number of events, at least 1, e.g. 100000"),
+    "TESSERA_TRUSTED_HOSTS": ([], _origins, "comma-separated host names, e.g. shop.example,localhost"),
 }
 CHECKS: dict[str, Callable[[Any], bool]] = {
     "TESSERA_MAX_EVENT_BYTES": lambda v: isinstance(v, int) and v >= 1024,
@@ -56,6 +64,11 @@ CHECKS: dict[str, Callable[[Any], bool]] = {
     "TESSERA_HISTORY": lambda v: isinstance(v, int) and v >= 0,
     "TESSERA_FRAGMENT_TIMEOUT": lambda v: isinstance(v, (int, float)) and v > 0,
     "TESSERA_ALLOWED_ORIGINS": lambda v: all(_is_origin(o) for o in v),
+    "TESSERA_MAX_PAGES_PER_USER": lambda v: isinstance(v, int) and v >= 1,
+    "TESSERA_MAX_PAGES_PER_ADDRESS": lambda v: isinstance(v, int) and v >= 1,
+    "TESSERA_MAX_PATTERNS_PER_USER": lambda v: isinstance(v, int) and v >= 1,
+    "TESSERA_HELLO_TIMEOUT": lambda v: isinstance(v, (int, float)) and v > 0,
+    "TESSERA_HUB_QUEUE": lambda v: isinstance(v, int) and v >= 1,
 }
 # settings that are paths: relative ones are taken from the app's root_path
 PATHS = ("TESSERA_FRONTENDS", "TESSERA_SHELL")
@@ -77,7 +90,8 @@ class ConfigError(ValueError):
 @contextmanager
 def command_line(*, frontends: str | Path | None = None, shell: str | Path | None = None,
                  broker: str | None = None, allowed_origins: Sequence[str] = (),
-                 publish_token: str | None = None, remotes: Sequence[str] = ()) -> Iterator[None]:
+                 publish_token: str | None = None, remotes: Sequence[str] = (),
+                 trusted_hosts: Sequence[str] = ()) -> Iterator[None]:
     """``tessera run``'s options, applied to every Tessera set up inside the block.
 
     The CLI wraps the import of an ``--app`` module (and the built-in app's creation) in it,
@@ -91,6 +105,7 @@ def command_line(*, frontends: str | Path | None = None, shell: str | Path | Non
         "TESSERA_ALLOWED_ORIGINS": list(allowed_origins) or None,
         "TESSERA_PUBLISH_TOKEN": publish_token,
         "TESSERA_REMOTES": _remotes(",".join(remotes)) or None,
+        "TESSERA_TRUSTED_HOSTS": list(trusted_hosts) or None,
     }
     token = _command_line.set(MappingProxyType({k: v for k, v in given.items() if v is not None}))
     try:
@@ -153,12 +168,9 @@ def _named(source: str, name: str, value: Any) -> str:
 
 
 def _is_origin(origin: str) -> bool:
-    parts = urlsplit(origin)
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and parts.path in ("", "/") \
-        and not parts.query and not parts.fragment
+    return origins.parse(origin) is not None
 
 
 def _normal(origin: str) -> str:
-    """An origin as browsers send it: lower-case scheme and host, no trailing slash."""
-    parts = urlsplit(origin)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+    """An origin as browsers send it: lower-case scheme and host, no default port, no trailing slash."""
+    return origins.text(origins.parse(origin))

@@ -9,7 +9,7 @@ live events), and Python responders (responders.py). This module is the protocol
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from .brokers.base import BrokerError, Envelope
 from .bus import Bus
@@ -17,12 +17,23 @@ from .delivery import Delivery, State
 from .ratelimit import RateLimit
 from .protocol import MAX_PATTERNS, FrameError, encode, parse
 from .responders import Responders, TooManyRequests
-from .topics import matches
+from .subscriptions import Subscriptions
 
 log = logging.getLogger("tessera.connection")
 
 CLOSE_SLOW = 4008
 CLOSE_RESYNC = 4009
+
+
+class Hub(Protocol):
+    def register(self, connection: "Connection") -> Callable[[], None]:
+        """Start offering events to ``connection``; returns the function that stops it."""
+
+    def watch(self, connection: "Connection", patterns: Iterable[str]) -> bool:
+        """Offer events matching ``patterns`` too; False when the user holds too many already."""
+
+    def unwatch(self, connection: "Connection", patterns: Iterable[str]) -> None:
+        """Stop offering events matching ``patterns`` (unless another pattern matches them)."""
 
 
 class Writer(Protocol):
@@ -37,16 +48,17 @@ class Connection:
     """Reads frames from one page, answers them, and relays the events the page may see."""
 
     def __init__(self, writer: Writer, *, user: str, bus: Bus, rate: float, max_bytes: int,
-                 responders: Responders, register: Callable[["Connection"], Callable[[], None]]):
+                 responders: Responders, hub: Hub):
         self.writer = writer
         self.user = user
         self.bus = bus
         self.limit = RateLimit(rate)
         self.max_bytes = max_bytes
         self.responders = responders
-        self.register = register
+        self.hub = hub
         self.page: str | None = None
         self.patterns: frozenset[str] = frozenset()
+        self.asked: Subscriptions[str] = Subscriptions()  # the same patterns, indexed (for replays)
         self.delivery = Delivery(writer, wants=self.wants, evict=self._evict, lost=self._resync)
         self.unregister: Callable[[], None] = lambda: None
 
@@ -80,19 +92,38 @@ class Connection:
 
     def on_hello(self, frame: dict[str, Any]) -> None:
         self.page = frame["page"]
-        self.patterns = frozenset(frame.get("subscribe", []))
         self.delivery.begin()
-        self.unregister = self.register(self)
-        self.delivery.resume(self.bus.broker, frame.get("resume"), {"type": "welcome", "user": self.user})
+        self.unregister = self.hub.register(self)
+        try:
+            self._watch(frame.get("subscribe", []))
+        finally:  # even past the subscription limit (an error frame follows the replay), the page is served
+            self.delivery.resume(self.bus.broker, frame.get("resume"), {"type": "welcome", "user": self.user})
 
     def on_subscribe(self, frame: dict[str, Any]) -> None:
-        patterns = self.patterns | set(frame["patterns"])
-        if len(patterns) > MAX_PATTERNS:
-            raise FrameError("bad_frame", f"a page may hold at most {MAX_PATTERNS} subscriptions")
-        self.patterns = patterns
+        self._watch(frame["patterns"])
 
     def on_unsubscribe(self, frame: dict[str, Any]) -> None:
-        self.patterns = self.patterns - set(frame["patterns"])
+        gone = set(frame["patterns"]) & self.patterns
+        self.hub.unwatch(self, gone)
+        self.patterns -= gone
+        for pattern in gone:
+            self.asked.remove(pattern, pattern)
+
+    def _watch(self, patterns: list[str]) -> None:
+        new = set(patterns) - self.patterns
+        if len(self.patterns) + len(new) > MAX_PATTERNS:
+            raise FrameError("bad_frame", f"a page may hold at most {MAX_PATTERNS} subscriptions")
+        if not self.hub.watch(self, new):
+            raise FrameError("bad_frame", "this user holds too many subscriptions over all their pages "
+                                          "(TESSERA_MAX_PATTERNS_PER_USER)")
+        self.patterns |= new
+        for pattern in new:
+            self.asked.add(pattern, pattern)
+
+    def no_hello(self) -> None:
+        """The hello timeout passed: a page that never said hello is closed."""
+        if self.state is State.AWAITING_HELLO:
+            self.close(1008, "no hello frame in time")
 
     def on_publish(self, frame: dict[str, Any]) -> None:
         self._check_rate(self.bus.admission.claimed_id(frame["event"]))
@@ -139,7 +170,7 @@ class Connection:
             return False
         if envelope.scope == "user" and envelope.event.user != self.user:
             return False
-        return any(matches(pattern, envelope.event.type) for pattern in self.patterns)
+        return bool(self.asked.match(envelope.event.type))
 
     def send(self, frame: dict[str, Any]) -> None:
         """Queue a frame for the writer; a page that lets the queue fill up is disconnected."""

@@ -61,6 +61,8 @@ class Tessera:
             raise RuntimeError(f"app {app.name!r} already has a Tessera: call init_app once per app")
         settings = config.resolve(app.config, arguments=self._arguments, root=app.root_path)
         app.config.update(settings)
+        if settings["TESSERA_TRUSTED_HOSTS"]:  # Flask then refuses (400) a Host header not on the list
+            app.config["TRUSTED_HOSTS"] = settings["TESSERA_TRUSTED_HOSTS"]
         registry = load_registry(settings["TESSERA_FRONTENDS"])
         props = dict(self._props)
         shell = settings["TESSERA_SHELL"]

@@ -1,8 +1,11 @@
-"""The live connections of this process, and the fan-out of broker events to them.
+"""The live connections of this app, their subscriptions, and the fan-out of broker events to them.
 
-The broker hands every stored event to ``Hub.offer`` (in the publisher's thread, in seq
-order); the hub only queues it. One fan-out thread then encodes each event's frame once and
-offers it to every connection, so a publisher never waits for N sockets.
+The broker hands every stored event to ``Hub.offer`` (in order); the hub only queues it, in a
+bounded queue (a publisher waits when it is full). One fan-out thread then encodes each
+event's frame once and offers it to the connections whose patterns match its type, found in
+one subscription index (subscriptions.py): an event costs what matches it, not every pattern
+of every page. What one visitor may hold is bounded: open pages per user and per address,
+patterns per user.
 """
 
 from __future__ import annotations
@@ -10,25 +13,67 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Callable
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 from .brokers.base import Broker, Envelope
 from .connection import Connection
 from .delivery import event_text
+from .subscriptions import Subscriptions
 
 log = logging.getLogger("tessera.hub")
 
 
-class Hub:
-    """Offers every event the broker stores to every open connection of this process."""
+@dataclass(frozen=True)
+class Limits:
+    pages_per_user: int = 32
+    pages_per_address: int = 256
+    patterns_per_user: int = 2048
+    queue: int = 100_000
 
-    def __init__(self, broker: Broker):
+
+class Refused(Exception):
+    """A visitor already holds as much as the limits allow; the message says which."""
+
+
+class Hub:
+    """Offers every event the broker stores to every open connection that asked for it."""
+
+    def __init__(self, broker: Broker, limits: Limits = Limits()):
+        self.limits = limits
         self._connections: set[Connection] = set()
+        self._index: Subscriptions[Connection] = Subscriptions()
+        self._pages: Counter[tuple[str, str]] = Counter()  # ("user", id) and ("address", ip) -> open pages
+        self._patterns: Counter[str] = Counter()  # user -> patterns held over all their pages
         self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[Envelope | None] = queue.SimpleQueue()
+        self._queue: queue.Queue[Envelope | None] = queue.Queue(limits.queue)
         self._thread = threading.Thread(target=self._fan_out, name="tessera-fan-out", daemon=True)
         self._thread.start()
         self._stop = broker.listen(self.offer)
+
+    # -- who is here ----------------------------------------------------------------------
+    def admit(self, user: str, address: str) -> Callable[[], None]:
+        """Count one more page of ``user`` at ``address``; Refused past the limits. Returns the release."""
+        keys = (("user", user), ("address", address))
+        with self._lock:
+            if self._pages[keys[0]] >= self.limits.pages_per_user:
+                raise Refused(f"this user has {self.limits.pages_per_user} pages open already")
+            if self._pages[keys[1]] >= self.limits.pages_per_address:
+                raise Refused(f"this address has {self.limits.pages_per_address} pages open already")
+            self._pages.update(keys)
+        released = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if not released.is_set():
+                    released.set()
+                    self._pages.subtract(keys)
+                    for key in keys:
+                        if self._pages[key] <= 0:
+                            del self._pages[key]
+
+        return release
 
     def register(self, connection: Connection) -> Callable[[], None]:
         with self._lock:
@@ -37,22 +82,49 @@ class Hub:
         def unregister() -> None:
             with self._lock:
                 self._connections.discard(connection)
+                self._drop(connection, list(connection.patterns))
 
         return unregister
 
+    def watch(self, connection: Connection, patterns: Iterable[str]) -> bool:
+        """Add ``patterns`` for ``connection``; False (nothing added) past the user's limit."""
+        new = [p for p in set(patterns) if p not in connection.patterns]
+        with self._lock:
+            if self._patterns[connection.user] + len(new) > self.limits.patterns_per_user:
+                return False
+            self._patterns[connection.user] += len(new)
+            for pattern in new:
+                self._index.add(connection, pattern)
+        return True
+
+    def unwatch(self, connection: Connection, patterns: Iterable[str]) -> None:
+        with self._lock:
+            self._drop(connection, [p for p in set(patterns) if p in connection.patterns])
+
+    def _drop(self, connection: Connection, patterns: list[str]) -> None:
+        for pattern in patterns:
+            self._index.remove(connection, pattern)
+        self._patterns[connection.user] -= len(patterns)
+        if self._patterns[connection.user] <= 0:
+            del self._patterns[connection.user]
+
+    # -- fan-out --------------------------------------------------------------------------
     def offer(self, envelope: Envelope) -> None:
+        """The broker's listener: queue ``envelope``; waits while the queue is full."""
         self._queue.put(envelope)
 
     def _fan_out(self) -> None:
         while (envelope := self._queue.get()) is not None:
             try:
-                self._offer_all(envelope)
+                self._offer_matching(envelope)
             except Exception:  # one bad event must not stop delivery of the next ones
                 log.exception("could not fan out %s event %s", envelope.event.type, envelope.event.id)
 
-    def _offer_all(self, envelope: Envelope) -> None:
+    def _offer_matching(self, envelope: Envelope) -> None:
         with self._lock:
-            connections = list(self._connections)
+            connections = self._index.match(envelope.event.type)
+        if not connections:
+            return
         text = event_text(envelope)
         for connection in connections:
             connection.offer(envelope, text)

@@ -7,17 +7,21 @@ the WSGI server is told the connection was taken over, so it writes no HTTP resp
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Response, abort, request
 
+from . import origins
 from .connection import Connection
-from .hub import Hub
+from .hub import Hub, Limits, Refused
 from .responders import Responders
 from .state import State, blueprint, current
 from .websocket import HandshakeError, WebSocket
 from .writer import SocketWriter
+
+log = logging.getLogger("tessera.socket")
 
 SEND_BUFFER = 4 * 1024 * 1024  # characters of frames waiting for a page before it counts as not reading
 FRAME_SLACK = 2  # frames up to this many times TESSERA_MAX_EVENT_BYTES get a too_large error frame; larger: 1009
@@ -25,7 +29,10 @@ FRAME_SLACK = 2  # frames up to this many times TESSERA_MAX_EVENT_BYTES get a to
 
 def open_sockets(state: State) -> None:
     """Per app: the hub that fans events out to its sockets, and the responders answering them."""
-    state.hub = Hub(state.bus.broker)
+    settings = state.settings
+    state.hub = Hub(state.bus.broker, Limits(
+        pages_per_user=settings["TESSERA_MAX_PAGES_PER_USER"], pages_per_address=settings["TESSERA_MAX_PAGES_PER_ADDRESS"],
+        patterns_per_user=settings["TESSERA_MAX_PATTERNS_PER_USER"], queue=settings["TESSERA_HUB_QUEUE"]))
     state.responders = Responders(state.bus)
 
 
@@ -33,24 +40,45 @@ def open_sockets(state: State) -> None:
 def socket():
     state = current()
     origin = request.headers.get("Origin")
-    if origin is not None and not _allowed(origin, state.settings["TESSERA_ALLOWED_ORIGINS"]):
-        abort(403, description=f"origin {origin} may not open the Tessera socket")
+    if origin is not None and not origins.allowed(origin, scheme=request.scheme, host=request.host,
+                                                  others=state.settings["TESSERA_ALLOWED_ORIGINS"]):
+        abort(403, description=f"origin {origin[:100]} may not open the Tessera socket")
+    user = state.identity.current(mint=False)
+    try:
+        release = state.hub.admit(user, request.remote_addr or "")
+    except Refused as refused:
+        abort(429, description=str(refused))
+    try:
+        return _serve(state, user)
+    finally:
+        release()
+
+
+def _serve(state: State, user: str) -> Response:
+    """Upgrade, then read frames until the page goes; the writer sends, the connection dispatches."""
     max_bytes = state.settings["TESSERA_MAX_EVENT_BYTES"]
     try:
         ws = WebSocket(request.environ, max_message=FRAME_SLACK * max_bytes + 1024)
     except HandshakeError as error:
         abort(400, description=str(error))
     writer = SocketWriter(ws, limit=SEND_BUFFER)
-    connection = Connection(
-        writer, user=state.identity.current(mint=False), bus=state.bus, rate=state.settings["TESSERA_RATE"],
-        max_bytes=max_bytes, responders=state.responders, register=state.hub.register,
-    )
+    connection = Connection(writer, user=user, bus=state.bus, rate=state.settings["TESSERA_RATE"],
+                            max_bytes=max_bytes, responders=state.responders, hub=state.hub)
+    hello = threading.Timer(state.settings["TESSERA_HELLO_TIMEOUT"], connection.no_hello)
     writer.start()
-    try:
+    hello.start()
+    try:  # past the upgrade, nothing may reach Flask's error handling: it would write HTTP on the socket
         for message in ws.messages(writer):
             connection.handle(message)
+    except Exception:
+        log.exception("the connection of %s failed", user)
     finally:
-        connection.close(1000)
+        hello.cancel()
+        writer.read_all.set()
+        try:
+            connection.close(1000)
+        except Exception:
+            log.exception("closing the connection of %s failed", user)
         writer.join(timeout=writer.grace)
         ws.shutdown()
     return TakenOver(ws.server)
@@ -74,9 +102,3 @@ class TakenOver(Response):
         if self.server == "gunicorn":
             raise StopIteration  # gunicorn closes the connection without a response
         return []
-
-
-def _allowed(origin: str, allowed: list[str]) -> bool:
-    """The page's own origin (the Host it asked for) or one of TESSERA_ALLOWED_ORIGINS."""
-    parts = urlsplit(origin)
-    return (parts.scheme in ("http", "https") and parts.netloc == request.host) or origin in allowed

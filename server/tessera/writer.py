@@ -34,6 +34,7 @@ class SocketWriter(ControlSink):
         self.closing: Close | None = None
         self.closed_at: float | None = None
         self.heard_at = time.monotonic()
+        self.read_all = threading.Event()  # the reader is done: the peer closed, or the connection broke
         self._lock = threading.Lock()
         self._thread = spawn(target=self._run, name="tessera-writer", daemon=True)
 
@@ -86,6 +87,8 @@ class SocketWriter(ControlSink):
                     next_ping = time.monotonic() + self.ping_interval
             if self.closing is not None:
                 self.ws.write_close(self.closing)
+            if not self.read_all.wait(self.grace):  # the peer did not answer our close frame in time
+                self.ws.shutdown()
         except OSError as error:  # the peer is gone, or its window stayed shut past the timeout
             log.info("stopped writing to a page: %r", error)
             self.close(1006)
