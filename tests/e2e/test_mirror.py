@@ -44,6 +44,18 @@ def received(page, type_prefix="demo."):
     return page.evaluate(f"window.received.filter(e => e.type.startsWith('{type_prefix}'))")
 
 
+def wait_for_sentinel(page, server):
+    """Publish an event the page receives after everything published before, and wait for it:
+    whatever else was going to reach the page has reached it by then."""
+    sentinel = python_publish(server, "demo.sentinel")
+    try:
+        page.wait_for_function(f"window.received.some(e => e.id === '{sentinel['id']}')", timeout=30000)
+    except Exception:
+        state = page.evaluate("window.tessera.connection.state")
+        pytest.fail(f"the sentinel did not arrive (connection {state}); the page got "
+                    f"{[e['type'] for e in received(page)][-5:]}; server: {server.output()[-2000:]}")
+
+
 def test_user_events_reach_the_same_users_other_tab_but_not_other_users(tessera_open, tessera_browser,
                                                                       tessera_server):
     alice = tessera_browser.new_context()
@@ -95,8 +107,7 @@ def test_python_subscriber_responder_and_user_publish(tessera_open, mirror_serve
     python_publish(server, "demo.direct", {"to": "me"}, user=user)
     python_publish(server, "demo.direct", {"to": "someone else"}, user="someone-else")
     python_publish(server, "demo.direct", {"to": "all"})
-    page.wait_for_function("window.received.filter(e => e.type === 'demo.direct').length >= 2")
-    page.wait_for_timeout(300)
+    wait_for_sentinel(page, server)
     assert [e["data"]["to"] for e in received(page, "demo.direct")] == ["me", "all"]
     assert {e["source"] for e in received(page, "demo.direct")} == {"/server"}
 
@@ -166,7 +177,7 @@ def test_forced_disconnect_during_a_stream_loses_nothing_and_duplicates_nothing(
         state = page.evaluate("window.tessera.connection.state")
         pytest.fail(f"{len(got)} of {total} events arrived (last {got[-3:]}), connection {state}; "
                     f"console: {page.tessera_console[-5:]}; server: {server.output()[-2000:]}")
-    page.wait_for_timeout(300)
+    wait_for_sentinel(page, server)  # a late duplicate would have arrived before it
     numbers = [e["data"] for e in received(page, "demo.stream")]
     assert numbers == list(range(total)), "events lost, duplicated or out of order"
     seqs = [e["seq"] for e in received(page, "demo.stream")]

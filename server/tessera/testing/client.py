@@ -83,6 +83,28 @@ class SocketClient:
                 found.append(frame["event"])
         return found
 
+    def events_until(self, sentinel_id: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The events that arrive before the one with id ``sentinel_id`` (which is read, not returned).
+
+        Proves that an event did not arrive: publish a sentinel the page will get after it and
+        assert it is not in this list. A page receives events in the order they were stored,
+        so whatever was coming has come before the sentinel; no timeout is waited out.
+        """
+        found = []
+        while True:
+            frame = self.next(timeout)
+            if frame["type"] == "event":
+                if frame["event"]["id"] == sentinel_id:
+                    return found
+                found.append(frame["event"])
+
+    def frames_until(self, kind: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Every frame up to the next one of type ``kind`` (included, last)."""
+        frames = [self.next(timeout)]
+        while frames[-1]["type"] != kind:
+            frames.append(self.next(timeout))
+        return frames
+
     def close(self) -> None:
         """Close the connection (nothing happens if it is already closed)."""
         try:
