@@ -125,3 +125,13 @@ def test_one_page_flooding_a_slow_responder_does_not_hold_up_another_users_reque
     assert patient.expect("reply", timeout=15) == {"type": "reply", "rid": "mine", "data": "me"}
     waited = time.monotonic() - sent
     assert waited < 3, f"another user's request waited {waited:.1f} s behind one page's flood"
+
+
+def test_a_request_over_the_size_limit_is_answered_with_a_reply_to_its_rid(connect):
+    client = connect("alice")
+    client.join()
+    client.send({"type": "request", "rid": "big-1", "event": {
+        "specversion": "1.0", "id": "q-big", "type": "pricing.quote", "source": "/shell",
+        "data": {"items": [], "pad": "x" * 70000}}})
+    reply = client.expect("reply", timeout=2)
+    assert (reply["rid"], reply["error"]["code"]) == ("big-1", "too_large")

@@ -16,7 +16,7 @@ from tessera.testing.server import TesseraServer
 
 from conftest import FIXTURES
 from live import python_publish
-from rawsocket import CLOSE, CONTINUATION, PONG, TEXT, RawSocket, client_frame, describe
+from rawsocket import CLOSE, CONTINUATION, PING, PONG, TEXT, RawSocket, client_frame, describe
 
 PAD = "x" * 40_000  # one event frame is about 40 KB
 LIMIT = 65536  # TESSERA_MAX_EVENT_BYTES
@@ -194,7 +194,11 @@ def test_pongs_never_land_inside_event_frames_sent_to_a_slow_reader(server, join
     frames += raw.frames_until(lambda frame: frame.opcode == PONG and frame.payload == b"last")
     assert [e["n"] for e in received] == list(range(total))
     assert all(e["pad"] == "y" * 50_000 for e in received)
-    assert [f.payload for f in frames if f.opcode == PONG] == pings + [b"last"]
+    order = pings + [b"last"]
+    pongs = [f.payload for f in frames if f.opcode == PONG]
+    # answered in order, each at most once, the latest always (RFC 6455 5.5.3 lets a busy
+    # endpoint answer only the most recent of several pings)
+    assert pongs[-1] == b"last" and [order.index(p) for p in pongs] == sorted({order.index(p) for p in pongs})
     assert len(pings) > 200, "the pings must overlap the stream"
 
 
@@ -262,3 +266,22 @@ def test_after_the_closing_handshake_the_server_writes_nothing_more(server, open
     raw.send_raw(client_frame(CLOSE, struct.pack("!H", 1000)))
     assert [describe(f) for f in raw.read_to_eof(timeout=5)] == ["close 1000"]  # a BadFrame if bytes follow it
     assert raw.eof and b"HTTP/1.1" not in raw.after_head
+
+
+def test_a_page_that_pings_without_reading_its_pongs_cannot_grow_server_memory(server):
+    """Only the latest unanswered ping is answered: a ping flood costs one pending pong."""
+    raw = RawSocket(server, user="ping-flood", rcvbuf=4096, timeout=2)
+    raw.hello("ping-flood-page")
+    raw.frames_until(lambda f: f.opcode == TEXT and f.json()["type"] == "replayed")
+    before = rss_mib(server)
+    pings = client_frame(PING, b"p" * 125, mask=bytes(4)) * 1000
+    sent = 0
+    try:
+        while sent < 48 * 2**20:
+            raw.send_raw(pings)
+            sent += len(pings)
+    except OSError:  # back-pressure or a close: either bounds it
+        pass
+    grown = rss_mib(server) - before
+    raw.close()
+    assert grown < 24, f"the server grew {grown:.0f} MiB holding pongs for {sent >> 20} MiB of pings"

@@ -142,7 +142,8 @@ class Connection:
             event = self.bus.admission.request_from_page(frame["event"], user=self.user)
             self.responders.submit((self.user, self.page), rid, event, self._replier(rid), owner=self)
         except FrameError as error:  # the page's promise rejects now, with the code
-            self.send({"type": "reply", "rid": rid, "error": {"code": error.code, "message": error.message}})
+            error.rid = rid
+            self.send(error.frame())
         except TooManyRequests as error:
             self.send({"type": "reply", "rid": rid, "error": {"code": "rate_limited", "message": str(error)}})
 

@@ -35,13 +35,17 @@ CLIENT_FRAMES: dict[str, dict[str, type | tuple[type, ...]]] = {
 class FrameError(ValueError):
     """A frame the server refuses; ``code`` is one of the ``tessera.error`` codes."""
 
-    def __init__(self, code: str, message: str, event_id: str | None = None):
+    def __init__(self, code: str, message: str, event_id: str | None = None, *, rid: str | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.event_id = event_id
+        self.rid = rid  # the refused frame was a request: answer it with a reply to this rid
 
     def frame(self) -> dict[str, Any]:
+        """The answer: an ``error`` frame, or for a request the ``reply`` its promise waits for."""
+        if self.rid is not None:
+            return {"type": "reply", "rid": self.rid, "error": {"code": self.code, "message": self.message}}
         return error_frame(self.code, self.message, self.event_id)
 
 
@@ -50,11 +54,13 @@ def parse(text: str | bytes, *, max_bytes: int) -> dict[str, Any]:
     if isinstance(text, bytes):
         raise FrameError("bad_frame", "frames are JSON text, not binary")
     if len(text.encode()) > max_bytes:
-        raise FrameError("too_large", f"frame is larger than {max_bytes} bytes", _event_id(text))
+        event_id, rid = _claimed(text)
+        raise FrameError("too_large", f"frame is larger than {max_bytes} bytes", event_id, rid=rid)
     try:
         frame = loads(text)
     except (ValueError, RecursionError) as error:
-        raise FrameError("bad_frame", f"frame is not JSON we can read: {error}", _event_id(text)) from None
+        event_id, rid = _claimed(text)
+        raise FrameError("bad_frame", f"frame is not JSON we can read: {error}", event_id, rid=rid) from None
     if not isinstance(frame, dict):
         raise FrameError("bad_frame", "a frame must be a JSON object")
     kind = frame.get("type")
@@ -93,13 +99,23 @@ def _check_resume(resume: Any) -> None:
                                       f'{MAX_STRING_MEMBER} characters, "seq": integer >= 0}}')
 
 
-def _event_id(text: str) -> str | None:
-    """The event id a refused frame claims, to name it in the error (read leniently: NaN and all)."""
+def _claimed(text: str) -> tuple[str | None, str | None]:
+    """The event id and, for a request, the rid a refused frame claims, to answer it by them
+    (read leniently: NaN and all)."""
     try:
-        event_id = json.loads(text).get("event").get("id")
-    except (ValueError, RecursionError, AttributeError):
-        return None
-    return event_id if isinstance(event_id, str) and len(event_id) <= MAX_ID_LENGTH else None
+        frame = json.loads(text)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(frame, dict):
+        return None, None
+    event = frame.get("event")
+    event_id = event.get("id") if isinstance(event, dict) else None
+    rid = frame.get("rid") if frame.get("type") == "request" else None
+    return _short(event_id), _short(rid)
+
+
+def _short(value: Any) -> str | None:
+    return value if isinstance(value, str) and len(value) <= MAX_ID_LENGTH else None
 
 
 def loads(text: str | bytes) -> Any:

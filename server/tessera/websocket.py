@@ -110,7 +110,7 @@ class WebSocket:
                         replies.close(_echo(int(code)), reason="")
                         return
                     else:
-                        size += len(frame.payload)
+                        size += len(frame.payload) if isinstance(frame.payload, bytes) else _utf8_length(frame.payload)
                         if size > self.max_message:
                             replies.close(TOO_BIG, f"messages are limited to {self.max_message} bytes")
                             return
@@ -159,6 +159,11 @@ class ControlSink:
 
     def close(self, code: int, reason: str = "") -> None:
         raise NotImplementedError
+
+
+def _utf8_length(text: str) -> int:
+    """Bytes of ``text`` in UTF-8 (what the limit counts), without copying it when it is ASCII."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _echo(code: int) -> int:

@@ -20,6 +20,7 @@ log = logging.getLogger("tessera.writer")
 
 PING_INTERVAL = 25.0  # seconds between pings; a peer silent for two of them is dropped
 CLOSE_GRACE = 5.0  # seconds a peer has to answer our close frame
+PONG_DUE = object()  # queued once while a pong waits to be written
 
 
 class SocketWriter(ControlSink):
@@ -36,6 +37,7 @@ class SocketWriter(ControlSink):
         self.heard_at = time.monotonic()
         self.read_all = threading.Event()  # the reader is done: the peer closed, or the connection broke
         self._lock = threading.Lock()
+        self._pong: Pong | None = None  # the answer to the latest ping, until it is written
         self._thread = spawn(target=self._run, name="tessera-writer", daemon=True)
 
     def start(self) -> None:
@@ -50,7 +52,12 @@ class SocketWriter(ControlSink):
         return self.outbox.put(text, timeout)
 
     def pong(self, payload: bytes) -> None:
-        self.outbox.put_control(Pong(payload))
+        """Answer a ping. Only the latest unanswered ping is answered (RFC 6455 5.5.3), so a page
+        that pings without reading costs one pending pong, not one per ping."""
+        with self._lock:
+            queued, self._pong = self._pong is not None, Pong(payload)
+        if not queued:
+            self.outbox.put_control(PONG_DUE)
 
     def close(self, code: int, reason: str = "") -> None:
         """Drop what is queued and send one close frame (the first close asked for wins)."""
@@ -80,8 +87,10 @@ class SocketWriter(ControlSink):
             while (item := self.outbox.get(timeout=max(0.0, next_ping - time.monotonic()))) is not None:
                 if isinstance(item, str):
                     self.ws.write_text(item)
-                elif isinstance(item, Pong):
-                    self.ws.write_pong(item.payload)
+                elif item is PONG_DUE:
+                    with self._lock:
+                        pong, self._pong = self._pong, None
+                    self.ws.write_pong(pong.payload)
                 if time.monotonic() >= next_ping or item is EMPTY:
                     self.ws.write_ping()
                     next_ping = time.monotonic() + self.ping_interval
