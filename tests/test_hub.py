@@ -86,3 +86,20 @@ def test_patterns_are_bounded_per_user_over_all_their_pages():
     first.patterns -= {"a.b"}
     assert hub.watch(second, ["b.b"])
     hub.close()
+
+
+def test_a_page_that_fails_to_take_an_event_costs_no_other_page_that_event(caplog):
+    class Broken(Recorder):
+        def offer(self, envelope, text):
+            raise RuntimeError("broken page")
+
+    broker = MemoryBroker(history=10)
+    hub = Hub(broker)
+    pages = [Recorder(), Broken(), Recorder()]
+    for page in pages:
+        hub.register(page)
+        page.watching(hub, "news.>")
+    broker.publish(Envelope(Event(type="news.one")))
+    assert pages[0].arrived.wait(5) and pages[2].arrived.wait(5)
+    hub.close()
+    assert "could not offer news.one event" in caplog.text

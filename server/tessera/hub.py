@@ -127,7 +127,11 @@ class Hub:
             return
         text = event_text(envelope)
         for connection in connections:
-            connection.offer(envelope, text)
+            try:
+                connection.offer(envelope, text)
+            except Exception:  # one page's failure must not cost the pages after it this event
+                log.exception("could not offer %s event %s to a page of %s", envelope.event.type,
+                              envelope.event.id, connection.user)
 
     def __len__(self) -> int:
         return len(self._connections)
