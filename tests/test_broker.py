@@ -159,6 +159,21 @@ def test_every_listener_hears_every_event_once_in_order(make_broker):
     assert [e.event.seq for e in received(first, 6)] == [e.event.seq for e in received(second, 6)] == [*range(1, 7)]
 
 
+def test_a_failing_listener_is_logged_and_keeps_no_event_from_the_others(make_broker, caplog):
+    broker = make_broker()
+
+    def broken(envelope):
+        raise RuntimeError("a broken listener")
+
+    got = []
+    broker.listen(broken)
+    broker.listen(got.append)
+    assert broker.publish(envelope(1)).seq == 1  # the publisher does not see the listener's failure
+    broker.publish(envelope(2))
+    assert [e.event.data for e in received(got, 2)] == [1, 2]
+    assert "a listener failed" in caplog.text
+
+
 def test_an_event_comes_back_as_it_went_in(make_broker):
     broker = make_broker()
     text = Event(type="test.event", data={"list": [1, "two", None], "text": "é\u2028"}, source="/billing",

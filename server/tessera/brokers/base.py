@@ -10,12 +10,51 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 from ..events import Event
 
+log = logging.getLogger("tessera.brokers")
+
 Listener = Callable[["Envelope"], None]
+
+
+class Listeners:
+    """A broker's listeners: added and stopped from any thread; each called in turn with every
+    stored envelope, and one that fails is logged without keeping the envelope from the others."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+
+    def add(self, listener: Listener) -> Callable[[], None]:
+        """Start calling ``listener``; returns the function that stops it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
+
+    def call(self, envelope: "Envelope") -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(envelope)
+            except Exception:
+                log.exception("a listener failed on %s event %s (seq %s)", envelope.event.type,
+                              envelope.event.id, envelope.event.seq)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._listeners.clear()
 
 
 def idempotency_key(*parts: str) -> str:

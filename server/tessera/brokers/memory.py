@@ -7,7 +7,7 @@ import uuid
 from collections import OrderedDict, deque
 from typing import Callable
 
-from .base import Envelope, Listener, Published
+from .base import Envelope, Listener, Listeners, Published
 
 IDEMPOTENCY_WINDOW = 50_000
 
@@ -20,7 +20,7 @@ class MemoryBroker:
         self._history: deque[Envelope] = deque(maxlen=max(history, 0))
         self._seq = 0
         self._keys: OrderedDict[str, int] = OrderedDict()  # idempotency key -> seq, oldest first
-        self._listeners: list[Listener] = []
+        self._listeners = Listeners()
         self._lock = threading.RLock()
 
     def publish(self, envelope: Envelope) -> Published:
@@ -31,8 +31,7 @@ class MemoryBroker:
             stored = envelope.stored(self._seq, self.epoch)
             self._remember(envelope.key, self._seq)
             self._history.append(stored)
-            for listener in list(self._listeners):
-                listener(stored)
+            self._listeners.call(stored)  # under the lock: every listener sees seq order
             return Published(self._seq)
 
     def _remember(self, key: str, seq: int) -> None:
@@ -41,15 +40,7 @@ class MemoryBroker:
             self._keys.popitem(last=False)
 
     def listen(self, listener: Listener) -> Callable[[], None]:
-        with self._lock:
-            self._listeners.append(listener)
-
-        def stop() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return stop
+        return self._listeners.add(listener)
 
     def since(self, epoch: str, seq: int) -> list[Envelope] | None:
         with self._lock:
@@ -68,5 +59,4 @@ class MemoryBroker:
         return {"ok": True, "url": "memory://", "epoch": self.epoch, "seq": self._seq}
 
     def close(self) -> None:
-        with self._lock:
-            self._listeners.clear()
+        self._listeners.clear()

@@ -43,7 +43,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from ..events import Event
-from .base import BrokerError, Envelope, Listener, Published
+from .base import BrokerError, Envelope, Listener, Listeners, Published
 
 log = logging.getLogger("tessera.brokers.redis")
 
@@ -150,8 +150,8 @@ class RedisBroker:
         self._keys = [self.prefix + name for name in ("epoch", "seq", "stream")]
         self._stream = self._keys[2]
         self._wake_key = f"{self.prefix}wake:{uuid.uuid4().hex}"
-        self._listeners: list[Listener] = []
-        self._lock = threading.Lock()  # guards the listeners, and (epoch, position) as one pair
+        self._listeners = Listeners()
+        self._lock = threading.Lock()  # guards (epoch, position) as one pair
         self._closing = threading.Event()
         self._reader_error: str | None = None  # why the reader is not following the stream
         try:  # one bounded pool per broker (``?max_connections=N`` in the URL changes the bound);
@@ -195,15 +195,7 @@ class RedisBroker:
         return Published(int(seq), duplicate=bool(duplicate))
 
     def listen(self, listener: Listener) -> Callable[[], None]:
-        with self._lock:
-            self._listeners.append(listener)
-
-        def stop() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return stop
+        return self._listeners.add(listener)
 
     def since(self, epoch: str, seq: int) -> list[Envelope] | None:
         if seq < 0:
@@ -267,8 +259,7 @@ class RedisBroker:
         if self._closing.is_set():
             return
         self._closing.set()
-        with self._lock:
-            self._listeners.clear()
+        self._listeners.clear()
         try:  # wake the reader from its XREAD
             with self._redis.pipeline(transaction=True) as pipe:
                 pipe.xadd(self._wake_key, {"close": "1"}).expire(self._wake_key, 60).execute()
@@ -352,13 +343,7 @@ class RedisBroker:
             log.error("Redis broker %s: skipping unreadable entry %s (%s)", self.url, entry_id, _one_line(error))
             return seq
         self._observe(epoch, seq, current=False)
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(envelope)
-            except Exception:  # one failing listener must not deafen the others
-                log.exception("Redis broker %s: a listener failed on seq %d", self.url, seq)
+        self._listeners.call(envelope)
         return seq
 
 
