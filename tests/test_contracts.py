@@ -167,4 +167,120 @@ def test_notes_are_not_problems():
     fragments = [remote("alpha", demo_ping=Publication("demo.ping", "user"))]
     assert contracts.problems(fragments) == []
     assert contracts.notes(fragments) == [
-        "alpha publishes 'demo.ping', which no fragment subscribes to (Python or other backends may)"]
+        "alpha publishes 'demo.ping', which no fragment subscribes to (your app's Python or other backends may)"]
+
+
+# -- who publishes what a fragment hears, and who answers what it asks ----------------------
+
+SERVER = '''def setup(fragment):
+    @fragment.bus.respond("pricing.quote")
+    def quote(event):
+        return {"total": 1}
+
+    @fragment.bus.subscribe("order.requested")
+    def on_order(event):
+        fragment.bus.publish("order.confirmed", {"id": 1}, user=event.user)
+        fragment.bus.publish(type="stock.changed", data={})
+        fragment.bus.publish(event.data["topic"], {})
+'''
+
+
+def listener(root, tables, name="listener"):
+    fragment(root / name, name, tables)
+
+
+def test_a_subscription_nothing_publishes_is_one_line_naming_file_topic_and_fix(tmp_path):
+    listener(tmp_path, '[subscribes."notify.new"]\n')
+    problems = check_problems("--frontends", str(tmp_path))
+    assert problems == [f'{tmp_path / "listener" / "fragment.toml"}: field "subscribes.notify.new" is published by '
+                        "nothing: no fragment declares a matching [publishes] and no fragment's server.py calls "
+                        "bus.publish with it; declare the publisher, fix the topic, or add from = \"backend\" to it "
+                        "if a backend (POST /_tessera/events, your app's Python) publishes it"]
+    assert refusal("run", "--frontends", str(tmp_path), "--port", str(free_port())) == problems[0]
+
+
+@pytest.mark.parametrize("subscription", ['[subscribes."order.confirmed"]', '[subscribes."stock.*"]',
+                                          '[subscribes."order.>"]', '[subscribes."notify.new"]\nfrom = "backend"',
+                                          '[subscribes."tessera.resync"]', '[subscribes."demo.ping"]'])
+def test_subscriptions_heard_from_a_fragment_server_code_a_backend_or_tessera_pass(tmp_path, subscription):
+    fragment(tmp_path / "shop", "shop", 'server = "server.py"\n', {"server.py": SERVER})
+    fragment(tmp_path / "alpha", "alpha", *ping(scope="page"))
+    listener(tmp_path, subscription + "\n")
+    fragments, problems = load_fragments(tmp_path)
+    assert problems == []
+
+
+def test_a_request_without_a_responder_is_a_problem_until_something_answers(tmp_path):
+    listener(tmp_path, '[requests."cart.get"]\n\n[requests."pricing.quote"]\n\n'
+                       '[requests."tax.rate"]\nfrom = "backend"\n')
+    fragments, problems = load_fragments(tmp_path)
+    assert [(p.field, p.message.split(":")[0]) for p in problems] == [
+        ("requests.cart.get", "has no responder"), ("requests.pricing.quote", "has no responder")]
+    assert "add the responder, fix the topic, or add from = \"backend\"" in problems[0].message
+    fragment(tmp_path / "shop", "shop", 'server = "server.py"\n', {"server.py": SERVER})   # answers pricing.quote
+    fragment(tmp_path / "cart", "cart", '[responds."cart.get"]\n')                          # answers in the page
+    assert load_fragments(tmp_path)[1] == []
+
+
+def test_server_code_is_read_not_run_and_what_check_cannot_see_is_a_note(tmp_path):
+    fragment(tmp_path / "shop", "shop", 'server = "server.py"\n',
+             {"server.py": "raise SystemExit('must not run')\n" + SERVER})
+    fragments, problems = load_fragments(tmp_path)
+    code = fragments[0].server_code
+    assert (code.publishes, code.subscribes, code.responds) == (
+        ("order.confirmed", "stock.changed"), ("order.requested",), ("pricing.quote",))
+    assert [use.line for use in code.dynamic] == [11]
+    assert "shop/server.py line 11: bus.publish of a topic computed at run time, which check cannot see" \
+        in "\n".join(contracts.notes(fragments))
+
+
+def test_a_server_module_that_is_not_python_is_one_line_for_check_and_run(tmp_path):
+    fragment(tmp_path / "shop", "shop", 'server = "server.py"\n', {"server.py": "def setup(:\n"})
+    problems = check_problems("--frontends", str(tmp_path))
+    assert problems == [f'{tmp_path / "shop" / "fragment.toml"}: field "server" server.py raised SyntaxError: '
+                        "invalid syntax (line 1)"]
+    assert refusal("run", "--frontends", str(tmp_path), "--port", str(free_port())) == problems[0]
+
+
+@pytest.mark.parametrize(("tables", "field", "message"), [
+    ('[subscribes."a.b"]\nfrom = "python"\n', "subscribes.a.b.from", 'must be "backend"'),
+    ('[subscribes."a.b"]\nvia = "x"\n', "subscribes.a.b.via", "is not a known field (known: from)"),
+    ('[requests."a.*"]\n', "requests.a.*", "segment"),
+    ('[requests."tessera.x"]\n', "requests.tessera.x", "reserved"),
+    ('[responds."a.b"]\nfrom = "backend"\n', "responds.a.b", "takes no fields"),
+    ("requests = 3\n", "requests", "must be a table"),
+])
+def test_requests_responds_and_from_are_checked_field_by_field(tmp_path, tables, field, message):
+    listener(tmp_path, tables)
+    fragments, problems = load_fragments(tmp_path)
+    assert [p.field for p in problems] == [field] and message in problems[0].message, problems
+
+
+def test_publishes_nobody_hears_are_notes_even_from_server_code(tmp_path):
+    fragment(tmp_path / "shop", "shop", 'server = "server.py"\n', {"server.py": SERVER})
+    notes = contracts.notes(load_fragments(tmp_path)[0])
+    assert ("shop/server.py publishes 'order.confirmed', which no fragment subscribes to "
+            "(your app's Python or other backends may)") in notes
+
+
+# -- schemas: valid JSON Schema 2020-12 whose references resolve inside the file --------------
+
+@pytest.mark.parametrize(("schema", "message"), [
+    ({"type": "no-such-type"}, "is not a valid JSON Schema (2020-12)"),
+    ({"properties": {"a": {"$ref": "#/$defs/missing"}}}, "$ref '#/$defs/missing' does not resolve inside this file"),
+    ({"properties": {"a": {"$ref": "item.json"}}}, "$ref 'item.json' points outside this file"),
+    ({"properties": {"a": {"$ref": "#nowhere"}}}, "$ref '#nowhere' does not resolve"),
+    ({"const": {"$ref": "#/nowhere"}}, "$ref '#/nowhere' does not resolve"),
+])
+def test_schemas_that_are_not_valid_or_do_not_resolve_are_problems(tmp_path, schema, message):
+    fragment(tmp_path / "alpha", "alpha", *ping(schema=schema))
+    problems = load_fragments(tmp_path)[1]
+    assert [p.field for p in problems] == ["publishes.demo.ping.schema"] and message in problems[0].message
+
+
+def test_schemas_with_defs_anchors_and_their_own_id_load(tmp_path):
+    schema = {"$id": "https://shop.example/ping", "$defs": {"n": {"type": "integer"}, "s": {"$anchor": "s"}},
+              "properties": {"n": {"$ref": "#/$defs/n"}, "s": {"$ref": "#s"},
+                             "m": {"$ref": "https://shop.example/ping#/$defs/n"}, "self": {"$ref": "#"}}}
+    fragment(tmp_path / "alpha", "alpha", *ping(schema=schema))
+    assert load_fragments(tmp_path)[1] == []

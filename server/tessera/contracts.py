@@ -19,7 +19,8 @@ DEFAULT_SLOTS = ("header", "main", "aside", "footer")
 
 def problems(fragments: Sequence[Fragment]) -> list[ManifestError]:
     """Every breach of the contract between ``fragments``, in the order they are listed."""
-    return unique_names(fragments) + producers_agree(fragments)
+    return unique_names(fragments) + producers_agree(fragments) + subscriptions_heard(fragments) + \
+        requests_answered(fragments)
 
 
 def unique_names(fragments: Sequence[Fragment]) -> list[ManifestError]:
@@ -54,15 +55,60 @@ def producers_agree(fragments: Sequence[Fragment]) -> list[ManifestError]:
     return found
 
 
+RUNTIME_TOPICS = ("tessera.connection", "tessera.error", "tessera.resync")  # published in every page
+
+
+def subscriptions_heard(fragments: Sequence[Fragment]) -> list[ManifestError]:
+    """Every subscription matches a topic that something publishes: a fragment's [publishes], a
+    literal ``bus.publish("...")`` in a fragment's server.py, Tessera itself (``tessera.*``), or
+    code outside the fragments when the manifest says ``from = "backend"``."""
+    published = {topic for f in fragments for topic in f.publishes} | set(RUNTIME_TOPICS) | \
+                {topic for f in fragments if f.server_code for topic in f.server_code.publishes}
+    found = []
+    for fragment in fragments:
+        for pattern in fragment.subscribes:
+            if pattern in fragment.from_backend:
+                continue
+            if not any(matches(pattern, topic) for topic in published):
+                found.append(ManifestError(
+                    fragment.manifest_path, f"subscribes.{pattern}",
+                    "is published by nothing: no fragment declares a matching [publishes] and no fragment's "
+                    "server.py calls bus.publish with it; declare the publisher, fix the topic, or add "
+                    'from = "backend" to it if a backend (POST /_tessera/events, your app\'s Python) publishes it'))
+    return found
+
+
+def requests_answered(fragments: Sequence[Fragment]) -> list[ManifestError]:
+    """Every declared ``bus.request`` topic has a responder: a fragment's [responds], a literal
+    ``bus.respond("...")`` in a fragment's server.py, or ``from = "backend"`` in the manifest."""
+    answered = {topic for f in fragments for topic in f.responds} | \
+               {topic for f in fragments if f.server_code for topic in f.server_code.responds}
+    return [ManifestError(fragment.manifest_path, f"requests.{topic}",
+                          "has no responder: no fragment declares [responds] for it and no fragment's server.py "
+                          "calls bus.respond with it; add the responder, fix the topic, or add "
+                          'from = "backend" to it if your app\'s own Python (@tessera.bus.respond) answers it')
+            for fragment in fragments for topic in fragment.requests
+            if topic not in fragment.from_backend and topic not in answered]
+
+
 def notes(fragments: Sequence[Fragment]) -> list[str]:
-    """Worth knowing, never a reason to refuse: topics no fragment hears, slots the default shell lacks."""
-    patterns = [p for f in fragments for p in f.subscribes]
-    unheard = [f"{f.name} publishes {topic!r}, which no fragment subscribes to (Python or other backends may)"
-               for f in fragments for topic in f.publishes if not any(matches(p, topic) for p in patterns)]
+    """Worth knowing, never a reason to refuse: topics nothing hears, server code check cannot read,
+    slots the default shell lacks."""
+    patterns = [p for f in fragments for p in f.subscribes] + \
+               [p for f in fragments if f.server_code for p in f.server_code.subscribes]
+    published = [(f.name, topic) for f in fragments for topic in f.publishes] + \
+                [(f"{f.name}/{f.server}", topic) for f in fragments if f.server_code
+                 for topic in f.server_code.publishes if topic not in f.publishes]
+    unheard = [f"{name} publishes {topic!r}, which no fragment subscribes to "
+               "(your app's Python or other backends may)"
+               for name, topic in published if not any(matches(p, topic) for p in patterns)]
+    unread = [f"{f.name}/{f.server} line {use.line}: bus.{use.call} of a topic computed at run time, which "
+              "check cannot see; declare what it serves with from = \"backend\" where it is used"
+              for f in fragments if f.server_code for use in f.server_code.dynamic]
     slots = [f"{f.name} is in slot {f.slot!r}, which the default shell does not have "
              f"({', '.join(DEFAULT_SLOTS)}); it shows only with a --shell that places it"
              for f in fragments if f.slot not in DEFAULT_SLOTS]
-    return unheard + slots
+    return unheard + unread + slots
 
 
 def _canonical(schema: dict | None) -> str:

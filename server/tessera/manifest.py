@@ -13,10 +13,15 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from referencing import Registry as SchemaRegistry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
+from .server_scan import ServerCode, scan
 from .topics import is_reserved, pattern_problem, topic_problem
 
 MANIFEST = "fragment.toml"
@@ -29,8 +34,9 @@ SEMVER = re.compile(
 )
 KNOWN_KEYS = {
     "name", "version", "slot", "entry", "styles", "template", "fallback", "routes",
-    "publishes", "subscribes", "server", "static",
+    "publishes", "subscribes", "requests", "responds", "server", "static",
 }
+BACKEND = "backend"  # `from = "backend"`: published (or answered) by code no manifest or server.py shows
 DEFAULT_FALLBACK = "<p>This part of the page is unavailable.</p>"
 
 
@@ -69,16 +75,26 @@ class Fragment:
     routes: tuple[str, ...] | None = None
     publishes: dict[str, Publication] = field(default_factory=dict)
     subscribes: tuple[str, ...] = ()
+    requests: tuple[str, ...] = ()  # topics its page code asks with bus.request()
+    responds: tuple[str, ...] = ()  # topics its page code answers with bus.respond()
+    from_backend: frozenset[str] = frozenset()  # subscriptions and requests declared `from = "backend"`
     server: str | None = None
     static: str | None = None  # a folder whose files are served as they are (images, fonts...)
     digest: str = ""
+    server_code: ServerCode | None = None  # what server.py's source publishes, subscribes to, answers
+    url: str | None = None  # a remote fragment: the URL of its manifest.json (docs/remote-fragments.md)
+    content: str | None = None  # a remote fragment: the URL its server-rendered content is POSTed from
 
     @property
-    def manifest_path(self) -> Path:
-        return self.root / MANIFEST
+    def manifest_path(self) -> Path | str:
+        """Where the manifest is: the fragment.toml, or a remote fragment's manifest URL."""
+        return self.url if self.url else self.root / MANIFEST
 
     def asset_url(self, path: str) -> str:
-        """URL of one of this fragment's files; the content digest busts caches."""
+        """URL of one of this fragment's files; the content digest busts caches. A remote
+        fragment's ``entry`` and ``styles`` are already absolute URLs (their own, versioned)."""
+        if self.url:
+            return urljoin(self.url, path)
         return f"/_tessera/fragments/{self.name}/{self.digest}/{path}"
 
 
@@ -119,6 +135,7 @@ class _Reader:
         if not SLOT.fullmatch(slot):
             raise self.fail("slot", f"must match [a-z][a-z0-9-]* (e.g. header, main, aside, footer), got {slot!r}")
         template = self.file("template") if "template" in self.raw else None
+        subscribes, requests = self.subscribes(), self.requests()
         server = self.file("server") if "server" in self.raw else None
         if server is not None and not server.endswith(".py"):
             raise self.fail("server", f"must be a Python file (.py), got {server!r}")
@@ -133,8 +150,12 @@ class _Reader:
             fallback=self.string("fallback") or DEFAULT_FALLBACK,
             routes=self.routes(),
             publishes=self.publishes(),
-            subscribes=self.subscribes(),
+            subscribes=tuple(subscribes),
+            requests=tuple(requests),
+            responds=self.responds(),
+            from_backend=frozenset(t for t, origin in (subscribes | requests).items() if origin == BACKEND),
             server=server,
+            server_code=self.server_code(server) if server else None,
             static=self.folder("static") if "static" in self.raw else None,
             digest=digest(self.root),
         )
@@ -206,12 +227,52 @@ class _Reader:
             declared[topic] = Publication(topic, scope, schema)
         return declared
 
-    def subscribes(self) -> tuple[str, ...]:
+    def subscribes(self) -> dict[str, str | None]:
+        """Pattern -> where its events come from (``"backend"``, or None: a fragment or server.py)."""
         table = self.table("subscribes")
         for pattern in table:
             if (problem := pattern_problem(pattern)) is not None:
                 raise self.fail(f"subscribes.{pattern}", problem)
+        return {pattern: self.origin(f"subscribes.{pattern}", spec) for pattern, spec in table.items()}
+
+    def requests(self) -> dict[str, str | None]:
+        """Topic -> who answers (``"backend"``, or None: a fragment's [responds] or server.py)."""
+        table = self.table("requests")
+        for topic in table:
+            self.topic(f"requests.{topic}", topic)
+        return {topic: self.origin(f"requests.{topic}", spec) for topic, spec in table.items()}
+
+    def responds(self) -> tuple[str, ...]:
+        table = self.table("responds")
+        for topic, spec in table.items():
+            self.topic(f"responds.{topic}", topic)
+            if not isinstance(spec, dict) or spec:
+                raise self.fail(f"responds.{topic}", "takes no fields: write an empty table")
         return tuple(table)
+
+    def topic(self, key: str, topic: str) -> None:
+        if (problem := topic_problem(topic)) is not None:
+            raise self.fail(key, problem)
+        if is_reserved(topic):
+            raise self.fail(key, 'uses the reserved prefix "tessera."; pick another topic')
+
+    def origin(self, key: str, spec: Any) -> str | None:
+        if not isinstance(spec, dict):
+            raise self.fail(key, 'must be a table (empty, or with from = "backend")')
+        unknown = sorted(set(spec) - {"from"})
+        if unknown:
+            raise self.fail(f"{key}.{unknown[0]}", "is not a known field (known: from)")
+        if "from" in spec and spec["from"] != BACKEND:
+            raise self.fail(f"{key}.from", f'must be "backend" (code outside the fragments), got {spec["from"]!r}')
+        return spec.get("from")
+
+    def server_code(self, server: str) -> ServerCode:
+        try:
+            return scan(self.root / server)
+        except SyntaxError as error:
+            raise self.fail("server", f"{server} raised SyntaxError: {error.msg} (line {error.lineno})") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise self.fail("server", f"{server} cannot be read: {error}") from None
 
     def table(self, key: str) -> dict[str, Any]:
         value = self.raw.get(key, {})
@@ -227,7 +288,143 @@ class _Reader:
         except (ValueError, SchemaError) as error:
             message = getattr(error, "message", str(error))
             raise self.fail(key, f"{relative!r} is not a valid JSON Schema (2020-12): {message}") from None
+        if (problem := unresolved_ref(schema)) is not None:
+            raise self.fail(key, f"{relative!r} is not a valid JSON Schema (2020-12): {problem}")
         return schema
+
+
+SCHEMA_URI = "urn:tessera:schema"
+
+
+def unresolved_ref(schema: Any) -> str | None:
+    """Why one ``$ref`` of ``schema`` does not resolve inside it, or None when every one does.
+
+    Only references within the file are accepted (``#/$defs/item``, ``#anchor``, or the same with
+    the schema's own ``$id`` before the ``#``): put shared parts under ``$defs``. Validation never
+    fetches anything, and the AsyncAPI document can then carry the schema whole.
+    """
+    if not isinstance(schema, dict):
+        return None
+    own = schema.get("$id", SCHEMA_URI) if isinstance(schema.get("$id"), str) else SCHEMA_URI
+    resolver = SchemaRegistry().with_resource(own, DRAFT202012.create_resource(schema)).resolver(own)
+    for ref in refs(schema):
+        base, _, _ = ref.partition("#")
+        if base and base != own:
+            return f"$ref {ref!r} points outside this file; put what it refers to under $defs and use '#/$defs/...'"
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            return f"$ref {ref!r} does not resolve inside this file"
+    return None
+
+
+def refs(schema: Any) -> list[str]:
+    """Every ``$ref`` string anywhere in ``schema``, in ``const`` or ``examples`` values too (tools that
+    read the AsyncAPI document, where the schema is copied, follow every ``$ref`` they find)."""
+    found = []
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "$ref" and isinstance(value, str):
+                found.append(value)
+            else:
+                found += refs(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            found += refs(item)
+    return found
+
+
+REMOTE_KEYS = {"tessera", "name", "version", "slot", "entry", "styles", "fallback", "routes", "content",
+               "assets", "publishes", "subscribes", "digest"}
+
+
+def remote_fragment(url: str, raw: Any, *, name: str) -> Fragment:
+    """A Fragment from the manifest.json served at ``url`` for ``--remote name=url``.
+
+    The format is docs/remote-fragments.md's: URLs may be relative to ``url`` and come out
+    absolute; schemas are inline. Problems are ManifestErrors naming the URL and the field.
+    """
+    def fail(key: str | None, message: str) -> ManifestError:
+        return ManifestError(url, key, message)
+
+    if not isinstance(raw, dict):
+        raise fail(None, "is not a JSON object; see docs/remote-fragments.md")
+    unknown = sorted(set(raw) - REMOTE_KEYS)
+    if unknown:
+        raise fail(unknown[0], f"is not a known field (known: {', '.join(sorted(REMOTE_KEYS))})")
+    if raw.get("tessera", 1) != 1:
+        raise fail("tessera", f"is manifest format {raw.get('tessera')!r}; this host reads format 1")
+
+    def text(key: str, *, required: bool = True) -> str | None:
+        value = raw.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value:
+            raise fail(key, "is missing" if value is None else f"must be a non-empty string, got {value!r}")
+        return value
+
+    def link(key: str, value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            raise fail(key, f"must be a URL, got {value!r}")
+        absolute = urljoin(url, value)
+        if urlsplit(absolute).scheme not in ("http", "https"):
+            raise fail(key, f"must be an http(s) URL (or relative to the manifest), got {value!r}")
+        return absolute
+
+    found = text("name")
+    if found != name:
+        raise fail("name", f"is {found!r} but the host composes it as {name!r}; use --remote {found}={url}")
+    version = text("version")
+    if not SEMVER.fullmatch(version):
+        raise fail("version", f"must be a semantic version like 1.4.0, got {version!r}")
+    slot = text("slot")
+    if not SLOT.fullmatch(slot):
+        raise fail("slot", f"must match [a-z][a-z0-9-]*, got {slot!r}")
+    styles = raw.get("styles", [])
+    if not isinstance(styles, list):
+        raise fail("styles", f"must be a list of URLs, got {styles!r}")
+    routes = raw.get("routes")
+    if routes is not None and (not isinstance(routes, list)
+                               or not all(isinstance(r, str) and r.startswith("/") for r in routes)):
+        raise fail("routes", f'must be null or a list of paths starting with "/", got {routes!r}')
+    content = raw.get("content")
+    if raw.get("assets") is not None:
+        link("assets", raw["assets"])
+    publishes = raw.get("publishes", {})
+    if not isinstance(publishes, dict):
+        raise fail("publishes", 'must be an object, like {"cart.item.added": {"scope": "user"}}')
+    declared = {}
+    for topic, spec in publishes.items():
+        key = f"publishes.{topic}"
+        if (problem := topic_problem(topic)) is not None:
+            raise fail(key, problem)
+        if is_reserved(topic):
+            raise fail(key, 'uses the reserved prefix "tessera."; pick another topic')
+        if not isinstance(spec, dict) or set(spec) - {"scope", "schema"}:
+            raise fail(key, f"must be an object with scope and an optional schema, got {spec!r}")
+        scope = spec.get("scope", "page")
+        if scope not in SCOPES:
+            raise fail(f"{key}.scope", f"must be one of page, user, global, got {scope!r}")
+        schema = spec.get("schema")
+        if schema is not None:
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as error:
+                raise fail(f"{key}.schema", f"is not a valid JSON Schema (2020-12): {error.message}") from None
+        declared[topic] = Publication(topic, scope, schema)
+    subscribes = raw.get("subscribes", [])
+    if not isinstance(subscribes, list) or not all(isinstance(p, str) for p in subscribes):
+        raise fail("subscribes", f"must be a list of topic patterns, got {subscribes!r}")
+    for pattern in subscribes:
+        if (problem := pattern_problem(pattern)) is not None:
+            raise fail(f"subscribes.{pattern}", problem)
+    return Fragment(
+        name=name, version=version, slot=slot, root=Path("."), entry=link("entry", raw.get("entry")),
+        styles=tuple(link("styles", s) for s in styles), fallback=text("fallback", required=False) or DEFAULT_FALLBACK,
+        routes=tuple(routes) if routes is not None else None, publishes=declared, subscribes=tuple(subscribes),
+        digest=str(raw.get("digest") or version), url=url,
+        content=link("content", content) if content is not None else None,
+    )
 
 
 def digest(root: Path) -> str:
