@@ -8,6 +8,10 @@ Fixtures, for the project's own tests and for users testing their fragments:
 - ``tessera_server_factory``: start servers with other frontends or options in a test.
 - ``tessera_browser``: a headless Chromium (the system one first, Playwright's otherwise).
 - ``tessera_open``: open a page and wait for ``tessera.ready``; ``tessera_page``: "/" opened.
+- ``tessera_events``: wait for and assert events seen by pages and by the server (recorder.py).
+
+pytest-playwright's own ``browser``, ``context`` and ``page`` fixtures launch the same Chromium
+(``browser.launch_options()``): see ``playwright_defaults.py``.
 """
 
 from __future__ import annotations
@@ -19,10 +23,19 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from .browser import launch_options
+from .recorder import EventRecorder
 from .server import TesseraServer
 
 READY_TIMEOUT_MS = 15000
 FUNCTION = re.compile(r"\s*(async\b\s*)?(function\b|\([^()]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Registered now, after every entry-point plugin, so that its fixtures override pytest-playwright's."""
+    if config.pluginmanager.has_plugin("playwright") and not config.pluginmanager.has_plugin("tessera-playwright"):
+        from . import playwright_defaults
+
+        config.pluginmanager.register(playwright_defaults, "tessera-playwright")
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +100,7 @@ def tessera_open(tessera_browser, request: pytest.FixtureRequest) -> Iterator[Ca
     under the shell's Content-Security-Policy (see ``csp_safe_waits``).
     """
     contexts = []
+    recorder = request.getfixturevalue("tessera_events") if "tessera_events" in request.fixturenames else None
 
     def open_page(target: str = "/", context=None, base: str | None = None):
         if context is None:
@@ -100,14 +114,34 @@ def tessera_open(tessera_browser, request: pytest.FixtureRequest) -> Iterator[Ca
         if not target.startswith("http"):
             base = base or request.getfixturevalue("tessera_server").url
             target = base + target
+        if recorder is not None:
+            recorder.attach(page, base=base or _origin(target))
         page.goto(target)
         page.wait_for_function("window.tessera && window.tessera.ready", timeout=READY_TIMEOUT_MS)
         page.evaluate("window.tessera.ready")
+        if recorder is not None:
+            recorder.listen(page)
         return page
 
     yield open_page
     for context in contexts:
         context.close()
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+@pytest.fixture
+def tessera_events(request: pytest.FixtureRequest) -> Iterator[EventRecorder]:
+    """Events seen by pages (``where="page"``) and by the server (``where="server"``):
+    ``wait_for(pattern, where=..., page=None, timeout=5.0, count=1, check=None)`` and
+    ``published(pattern, where=..., page=None)``. Pages opened with ``tessera_open`` are recorded
+    from their first script; attach others with ``tessera_events.attach(page)`` before ``goto``."""
+    recorder = EventRecorder(lambda: request.getfixturevalue("tessera_server").url)
+    yield recorder
+    recorder.close()
 
 
 def csp_safe_waits(page: Any) -> None:
