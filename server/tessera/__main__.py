@@ -9,7 +9,7 @@ import sys
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["run"]:
+    if sys.argv[1:2] == ["run"] or sys.argv[1:3] == ["fragment", "serve"]:
         from gevent import monkey
 
         monkey.patch_all()

@@ -57,14 +57,13 @@ def main() -> None:
 def run(host, port, frontends, shell, broker, workers, remotes, origins, publish_token, app_path) -> None:
     """Serve the shell page composed of every fragment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if remotes:
-        raise UserError("--remote: remote fragments are not supported by this version yet")
+    _check_remotes(remotes)
     try:
         check_address(host, port)
     except ServeError as error:
         raise UserError(str(error)) from None
     options = {"frontends": frontends, "shell": shell, "broker": broker, "allowed_origins": origins,
-               "publish_token": publish_token, "trusted_hosts": _loopback_names(host)}
+               "publish_token": publish_token, "trusted_hosts": _loopback_names(host), "remotes": remotes}
     with _start_up_logs():
         app = _load_app(app_path, options)
         if workers > 1:
@@ -164,18 +163,58 @@ def _import_app(app_path: str, *, fresh: bool = False) -> Flask:
     return app
 
 
+REMOTE_OPTION = click.option("--remote", "remotes", multiple=True, metavar="NAME=MANIFEST_URL",
+                             help="A remote fragment's manifest to include (repeatable; also TESSERA_REMOTES).")
+
+
+def _check_remotes(remotes: tuple[str, ...]) -> dict[str, str]:
+    """``--remote`` values as name -> URL; a malformed one is a usage error naming it."""
+    from .config import ConfigError, _remotes, resolve
+
+    for value in remotes:
+        name, _, url = value.partition("=")
+        try:
+            resolve({}, environ={}, command_line={"TESSERA_REMOTES": _remotes(value)})
+            if not name or not url or "," in value:
+                raise ConfigError(value)
+        except ConfigError:
+            raise UserError(f"--remote {value!r}: expected NAME=MANIFEST_URL, e.g. "
+                            "--remote reviews=http://127.0.0.1:9002/manifest.json") from None
+    return _remotes(",".join(remotes))
+
+
+def _remote_fragments(remotes: tuple[str, ...]) -> tuple[list, list[ManifestError]]:
+    """The fragments of ``--remote`` (else TESSERA_REMOTES) manifests, fetched now, and their problems."""
+    from .config import resolve
+    from .remotes import Remotes
+
+    given = _check_remotes(remotes) if remotes else None
+    try:
+        settings = resolve({}, command_line={"TESSERA_REMOTES": given} if given else {})
+    except ConfigError as error:
+        raise UserError(str(error)) from None
+    fetcher = Remotes(settings["TESSERA_REMOTES"], timeout=max(settings["TESSERA_FRAGMENT_TIMEOUT"], 5.0))
+    try:
+        return fetcher.load_all()
+    finally:
+        fetcher.close()
+
+
 FRONTENDS_OPTION = click.option("--frontends", "frontends", default="frontends", show_default=True,
                                 type=click.Path(file_okay=False, path_type=Path), help="Folder of fragments.")
 
 
 @main.command()
 @FRONTENDS_OPTION
-def check(frontends: Path) -> None:
+@REMOTE_OPTION
+def check(frontends: Path, remotes: tuple[str, ...]) -> None:
     """Validate every manifest and the contracts between fragments (exit 1 listing each problem)."""
+    remote, unreadable = _remote_fragments(remotes)
     try:
-        fragments, problems = load_fragments(frontends.resolve())
+        fragments, problems = load_fragments(frontends.resolve(), remote)
     except ManifestError as error:
         raise UserError(str(error)) from None
+    problems = unreadable + problems
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -187,10 +226,14 @@ def check(frontends: Path) -> None:
 
 @main.command("asyncapi")
 @FRONTENDS_OPTION
-def asyncapi_command(frontends: Path) -> None:
+@REMOTE_OPTION
+def asyncapi_command(frontends: Path, remotes: tuple[str, ...]) -> None:
     """Print an AsyncAPI 3.0 document of every declared event (refused, like run, if check finds a problem)."""
+    remote, unreadable = _remote_fragments(remotes)
+    if unreadable:
+        raise UserError(str(unreadable[0]))
     try:
-        registry = load_registry(frontends.resolve())
+        registry = load_registry(frontends.resolve(), remote)
     except ManifestError as error:
         raise UserError(str(error)) from None
     click.echo(json.dumps(asyncapi.document(list(registry.fragments)), indent=2))
@@ -208,3 +251,33 @@ def new(name: str, frontends: Path) -> None:
     for path in written:
         click.echo(f"created {path}")
     click.echo(f"restart `tessera run` to see {name} in the page")
+
+
+@main.group()
+def fragment() -> None:
+    """Work with one fragment on its own."""
+
+
+@fragment.command("serve")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--allowed-origin", "origins", multiple=True, metavar="ORIGIN",
+              help="An origin whose pages may import the assets (repeatable) [default: any].")
+def fragment_serve(folder: Path, host: str, port: int, origins: tuple[str, ...]) -> None:
+    """Serve the fragment in FOLDER as its own service: /manifest.json, /content, /assets/ (docs/remote-fragments.md)."""
+    from . import fragment_service
+    from .config import _is_origin
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for origin in origins:
+        if not _is_origin(origin):
+            raise UserError(f"--allowed-origin {origin!r} is not an origin; use e.g. https://shop.example")
+    if not folder.is_dir():
+        raise UserError(f"{folder}: is not a fragment folder (one with a fragment.toml)")
+    try:
+        check_address(host, port)
+        app = fragment_service.create_app(folder, allowed_origins=origins or ("*",))
+    except (ServeError, ManifestError) as error:
+        raise UserError(str(error)) from None
+    fragment_service.serve(app, host=host, port=port)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 import logging
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from jinja2 import Environment, FileSystemLoader, TemplateSyntaxError, select_autoescape
 from markupsafe import Markup
@@ -17,9 +19,17 @@ from .assets import PublicFiles, fragment_files, runtime_url, shell_folder, url_
 from .manifest import Fragment, ManifestError
 from .registry import Registry
 
+if TYPE_CHECKING:
+    from .remotes import Remotes
+
 log = logging.getLogger("tessera.composition")
 
 DEFAULT_SHELL = "shell.html"
+# Moves a late fragment's <template data-tessera-fill> (just before it) into its placeholder.
+FILL_SCRIPT = ('(function(s){var t=s.previousElementSibling,n=t.getAttribute("data-tessera-fill"),'
+               'e=document.querySelector(\'tessera-fragment[data-pending][name="\'+n+\'"]\');'
+               'if(e){for(var a of Array.from(t.attributes))if(a.name!=="data-tessera-fill")e.setAttribute(a.name,a.value);'
+               'e.removeAttribute("data-pending");e.replaceChildren(t.content)}t.remove();s.remove()})(document.currentScript)')
 PropsProvider = Callable[[], dict[str, Any]]
 
 
@@ -94,6 +104,7 @@ class Composer:
     shell_file: Path | None
     props: dict[str, PropsProvider]
     client_config: dict[str, Any]
+    remotes: Remotes | None = None
 
     def __post_init__(self) -> None:
         folder, name = (self.shell_file.parent, self.shell_file.name) if self.shell_file else (shell_folder(), DEFAULT_SHELL)
@@ -101,15 +112,14 @@ class Composer:
         self.shell_name = name
         self.warned_slots: set[str] = set()
         self.failing: set[str] = set()  # fragments whose last server render failed
+        local = [f for f in self.registry.fragments if not f.url]  # remote ones are served by their service
         self.fragment_envs = {
             f.name: Environment(loader=FileSystemLoader(str(f.root)), autoescape=select_autoescape(default=True))
-            for f in self.registry.fragments
+            for f in local
         }
         self._compile_templates()
         # What each fragment may serve (http.fragment_asset answers only these).
-        self.public: dict[str, PublicFiles] = {
-            f.name: fragment_files(f, self.fragment_envs[f.name]) for f in self.registry.fragments
-        }
+        self.public: dict[str, PublicFiles] = {f.name: fragment_files(f, self.fragment_envs[f.name]) for f in local}
         self._warn_unplaced(self._probe_slots())
 
     def _probe_slots(self) -> set[str]:
@@ -135,7 +145,7 @@ class Composer:
             raise ManifestError(self.shell_file or self.shell_name, None,
                                 f"is not a valid Jinja2 shell template: line {error.lineno}: {error.message}") from None
         for fragment in self.registry.fragments:
-            if fragment.template is None:
+            if fragment.template is None or fragment.url:
                 continue
             try:
                 self.fragment_envs[fragment.name].get_template(fragment.template)
@@ -148,12 +158,49 @@ class Composer:
         return path == "/" or any(f.routes is not None and route_matches(f.routes, path)
                                   for f in self.registry.fragments)
 
+    def adopt(self, registry: Registry) -> None:
+        """Compose the next pages from ``registry`` (a remote fragment's new manifest swapped in)."""
+        self.client_config = self.client_config | {"scopes": registry.scopes()}
+        self.registry = registry
+
     def render(self, path: str, user: str | None, position: dict[str, Any] | None = None,
                nonce: str = "") -> str:
         """The page at ``path``; ``nonce`` (the Content-Security-Policy's) goes on the page's
         inline scripts, and to the shell template as ``csp_nonce`` for its own."""
-        fragments = [f for f in self.registry.fragments if route_matches(f.routes, path)]
-        rendered = {f.name: self._fragment(f, path, user) for f in fragments}
+        first, rest = self.stream(path, user, position, nonce)
+        return first + "".join(rest or ())
+
+    def stream(self, path: str, user: str | None, position: dict[str, Any] | None = None,
+               nonce: str = "") -> tuple[str, Iterator[str] | None]:
+        """The page at ``path``: its first part, and the parts still to come (None when none is). Remote fragments' content is fetched in parallel while
+        the local ones render; those not arrived by then are placeholders in the first part (the
+        whole shell, but for its closing ``</body>``), then each fills its slot as it arrives
+        (a ``<template>`` and a nonce'd script moving it), its fallback at the timeout."""
+        registry = self.registry
+        fragments = [f for f in registry.fragments if route_matches(f.routes, path)]
+        remote = [f for f in fragments if f.url]
+        pending: dict[str, Future] = {}
+        remote_props: dict[str, dict[str, Any] | Exception] = {}
+        deadline = 0.0
+        if remote and self.remotes is not None:
+            self.remotes.revalidate_due()
+            for fragment in remote:
+                try:
+                    remote_props[fragment.name] = self._props(fragment)
+                except Exception as error:
+                    remote_props[fragment.name] = error
+            deadline = time.monotonic() + self.remotes.timeout
+            pending = self.remotes.fetch([f for f in remote if not isinstance(remote_props[f.name], Exception)],
+                                         user=user, path=path, props=remote_props)
+        rendered = {f.name: self._fragment(f, path, user) for f in fragments if not f.url}
+        late = []
+        for fragment in remote:
+            future = pending.get(fragment.name)
+            if future is not None and not future.done():
+                late.append(fragment)
+                rendered[fragment.name] = self._placeholder(fragment)
+            else:
+                rendered[fragment.name] = self._remote(fragment, remote_props.get(fragment.name, {}), future).markup()
 
         used: set[str] = set()
 
@@ -171,7 +218,33 @@ class Composer:
             tessera_scripts=self._scripts(fragments, path, user, position, nonce),
         )
         self._warn_unplaced({f.slot for f in fragments} - used)
-        return html
+        if not late:
+            return html, None
+        end = html.rfind("</body>")
+        end = len(html) if end < 0 else end
+        return html[:end], self._fills(late, pending, remote_props, deadline, nonce, html[end:])
+
+    def _fills(self, late: list[Fragment], pending: dict[str, Future], props: dict[str, Any], deadline: float,
+               nonce: str, end: str) -> Iterator[str]:
+        """Each late fragment's content as it arrives (its fallback at ``deadline``), then ``end``."""
+        remote_props = props
+        for fragment in self._arrivals(late, pending, deadline):
+            element = self._remote(fragment, remote_props[fragment.name], pending[fragment.name])
+            yield Markup('<template data-tessera-fill="{}"{}>{}</template><script nonce="{}">{}</script>\n').format(
+                fragment.name, element.attributes, element.inner, nonce, Markup(FILL_SCRIPT))
+        yield end
+
+    @staticmethod
+    def _arrivals(late: list[Fragment], pending: dict[str, Future], deadline: float) -> Iterator[Fragment]:
+        """``late`` fragments in the order their content arrives; the rest once ``deadline`` passes."""
+        waiting = {pending[f.name]: f for f in late}
+        while waiting:
+            done, _ = wait(list(waiting), timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            for future in done:
+                yield waiting.pop(future)
+        yield from waiting.values()
 
     def _warn_unplaced(self, slots: set[str]) -> None:
         """Log once per slot that has fragments but that the shell template never places."""
@@ -181,20 +254,37 @@ class Composer:
             log.warning("the shell template has no slot(%r): fragments %s are not on the page", name, names)
 
     def _fragment(self, fragment: Fragment, path: str, user: str | None) -> Markup:
-        attrs = {"name": fragment.name, "data-version": fragment.version}
         try:
             props = self._props(fragment)
             body = self._template(fragment, props, user)
-            attrs |= {"data-state": "loading", "data-props": json.dumps(props, separators=(",", ":"))}
-            self.failing.discard(fragment.name)
         except Exception:
             self.failing.add(fragment.name)
             log.exception("fragment %r failed to render on the server; showing its fallback", fragment.name)
-            attrs |= {"data-state": "failed", "data-error": "render"}
-            body = Markup('<div class="tessera-fallback">') + Markup(fragment.fallback) + Markup("</div>")
-        fallback = Markup("<template data-tessera-fallback>") + Markup(fragment.fallback) + Markup("</template>")
-        attributes = Markup(" ").join(Markup('{}="{}"').format(k, v) for k, v in attrs.items())
-        return Markup("<tessera-fragment {}>{}{}</tessera-fragment>").format(attributes, body, fallback)
+            return _Element(fragment, {}, failed="render").markup()
+        return self._element(fragment, props, body).markup()
+
+    def _element(self, fragment: Fragment, props: dict[str, Any], body: Markup) -> _Element:
+        self.failing.discard(fragment.name)
+        return _Element(fragment, {"data-state": "loading", "data-props": json.dumps(props, separators=(",", ":"))},
+                        body)
+
+    def _remote(self, fragment: Fragment, props: dict[str, Any] | Exception, future: Future | None) -> _Element:
+        """A remote fragment's element: its fetched content, or its fallback if that failed."""
+        try:
+            if isinstance(props, Exception):
+                raise props
+            html = future.result(timeout=0) if future is not None else ""
+        except Exception as error:
+            self.failing.add(fragment.name)
+            reason = getattr(error, "reason", "timeout" if future is not None and not future.done() else "render")
+            log.warning("remote fragment %r: %s; showing its fallback", fragment.name,
+                        str(error) or f"no answer within {self.remotes.timeout if self.remotes else '?'} s")
+            return _Element(fragment, {}, failed=reason)
+        return self._element(fragment, props, Markup(html))
+
+    @staticmethod
+    def _placeholder(fragment: Fragment) -> Markup:
+        return _Element(fragment, {"data-state": "loading", "data-pending": ""}).markup()
 
     def _props(self, fragment: Fragment) -> dict[str, Any]:
         provider = self.props.get(fragment.name)
@@ -243,6 +333,30 @@ class Composer:
             '<script type="application/json" id="tessera-config">{}</script>\n'
             '<script type="module" src="{}" nonce="{}"></script>'
         ).format(Markup(_script_json(config)), runtime_url("runtime/boot.js"), nonce)
+
+
+class _Element:
+    """One ``<tessera-fragment>``: its attributes and its inner HTML (body, fallback template)."""
+
+    def __init__(self, fragment: Fragment, attrs: dict[str, str], body: Markup = Markup(""), *,
+                 failed: str | None = None):
+        attrs = {"name": fragment.name, "data-version": fragment.version} | attrs
+        if failed is not None:
+            attrs |= {"data-state": "failed", "data-error": failed}
+            body = Markup('<div class="tessera-fallback">') + Markup(fragment.fallback) + Markup("</div>")
+        fallback = Markup("<template data-tessera-fallback>") + Markup(fragment.fallback) + Markup("</template>")
+        self.name = fragment.name
+        self.attrs = attrs
+        self.inner = body + fallback
+
+    @property
+    def attributes(self) -> Markup:
+        """`` k="v"`` for every attribute but the name (the fill template names its fragment)."""
+        return Markup("").join(Markup(' {}="{}"').format(k, v) for k, v in self.attrs.items() if k != "name")
+
+    def markup(self) -> Markup:
+        return Markup('<tessera-fragment name="{}"{}>{}</tessera-fragment>').format(
+            self.name, self.attributes, self.inner)
 
 
 def _script_json(value: Any) -> str:

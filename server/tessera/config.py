@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -51,6 +52,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any], str]] = {
     "TESSERA_FRAGMENT_TIMEOUT": (1.0, float, "seconds, above 0, e.g. 1.0"),
     "TESSERA_SECRET_KEY": (None, _text, "a secret string"),
     "TESSERA_REMOTES": ({}, _remotes, "NAME=MANIFEST_URL pairs, comma-separated"),
+    "TESSERA_REMOTE_TTL": (5.0, float, "seconds a remote manifest is used before it is revalidated, e.g. 5"),
     "TESSERA_MAX_PAGES_PER_USER": (32, int, "a whole number of open pages, at least 1, e.g. 32"),
     "TESSERA_MAX_PAGES_PER_ADDRESS": (256, int, "a whole number of open pages, at least 1, e.g. 256"),
     "TESSERA_MAX_PATTERNS_PER_USER": (2048, int, "a whole number of subscriptions, at least 1, e.g. 2048"),
@@ -63,6 +65,10 @@ CHECKS: dict[str, Callable[[Any], bool]] = {
     "TESSERA_RATE": lambda v: isinstance(v, (int, float)) and v > 0,
     "TESSERA_HISTORY": lambda v: isinstance(v, int) and v >= 0,
     "TESSERA_FRAGMENT_TIMEOUT": lambda v: isinstance(v, (int, float)) and v > 0,
+    "TESSERA_REMOTE_TTL": lambda v: isinstance(v, (int, float)) and v >= 0,
+    "TESSERA_REMOTES": lambda v: isinstance(v, dict) and all(
+        isinstance(n, str) and re.fullmatch(r"[a-z][a-z0-9-]*", n) and isinstance(u, str)
+        and urlsplit(u).scheme in ("http", "https") and urlsplit(u).netloc for n, u in v.items()),
     "TESSERA_ALLOWED_ORIGINS": lambda v: all(_is_origin(o) for o in v),
     "TESSERA_MAX_PAGES_PER_USER": lambda v: isinstance(v, int) and v >= 1,
     "TESSERA_MAX_PAGES_PER_ADDRESS": lambda v: isinstance(v, int) and v >= 1,

@@ -9,6 +9,8 @@ applied to every app it serves.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import weakref
 from pathlib import Path
@@ -26,7 +28,11 @@ from .fragment_server import start_fragment_servers
 from .http import pages
 from .identity import Identify, Identity
 from . import publish_endpoint  # noqa: F401  (adds POST /_tessera/events to the blueprint)
+from . import inspect  # noqa: F401  (adds GET /_tessera/inspect and inspect.json to the blueprint)
+from . import contracts
+from .manifest import Fragment
 from .registry import load_registry
+from .remotes import Remotes
 from .socket_endpoint import open_sockets
 from .state import KEY, State, blueprint
 from .topics import validate_pattern, validate_topic
@@ -63,7 +69,13 @@ class Tessera:
         app.config.update(settings)
         if settings["TESSERA_TRUSTED_HOSTS"]:  # Flask then refuses (400) a Host header not on the list
             app.config["TRUSTED_HOSTS"] = settings["TESSERA_TRUSTED_HOSTS"]
-        registry = load_registry(settings["TESSERA_FRONTENDS"])
+        remotes = Remotes(settings["TESSERA_REMOTES"], timeout=settings["TESSERA_FRAGMENT_TIMEOUT"],
+                          ttl=settings["TESSERA_REMOTE_TTL"])
+        try:
+            registry = load_registry(settings["TESSERA_FRONTENDS"], remotes.load() if remotes else ())
+        except BaseException:
+            remotes.close()
+            raise
         props = dict(self._props)
         shell = settings["TESSERA_SHELL"]
         composer = Composer(
@@ -72,6 +84,7 @@ class Tessera:
             props=props,
             client_config={"scopes": registry.scopes(), "socket": "/_tessera/ws",
                            "maxEventBytes": settings["TESSERA_MAX_EVENT_BYTES"]},
+            remotes=remotes,
         )
         identity = Identity(settings["TESSERA_SECRET_KEY"])
         identity.identify = self._identify
@@ -79,7 +92,8 @@ class Tessera:
         admission = Admission(registry, max_bytes=settings["TESSERA_MAX_EVENT_BYTES"])
         bus.admission = admission
         state = State(app=app, settings=settings, registry=registry, identity=identity, composer=composer,
-                      bus=bus, admission=admission, props=props)
+                      bus=bus, admission=admission, props=props, remotes=remotes)
+        remotes.adopt = functools.partial(_adopt, state)
         self.bus.apply_to(state)
         bus.attach(open_broker(settings["TESSERA_BROKER"], history=settings["TESSERA_HISTORY"]))
         app.extensions[KEY] = state
@@ -145,6 +159,22 @@ class Tessera:
         for state in list(self._served):
             self._served.discard(state)
             state.close()
+
+
+def _adopt(state: State, fragment: Fragment) -> bool:
+    """Swap in a new manifest of a remote fragment for the next pages, events included (its
+    declarations, the browser's scopes, admission), if it keeps the contract with the others."""
+    fragments = tuple(fragment if f.name == fragment.name else f for f in state.registry.fragments)
+    problems = contracts.problems(fragments)
+    if problems:
+        log.error("remote fragment %s %s is refused, its fallback is shown until it is fixed: %s",
+                  fragment.name, fragment.version, problems[0])
+        return False
+    registry = dataclasses.replace(state.registry, fragments=fragments)
+    admission = Admission(registry, max_bytes=state.settings["TESSERA_MAX_EVENT_BYTES"])
+    state.composer.adopt(registry)
+    state.registry, state.admission, state.bus.admission = registry, admission, admission
+    return True
 
 
 class ExtensionBus:

@@ -8,13 +8,16 @@ nonce (new for each page) is on the page's own inline scripts.
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
+from collections.abc import Sequence
 
 from flask import Blueprint, Response, abort, jsonify, request, send_file
 
 from . import asyncapi
 from .assets import PublicFiles, media_type, shell_digest, shell_files
+from .remotes import source_origins
 from .state import blueprint, current
 
 IMMUTABLE = 365 * 24 * 3600
@@ -35,22 +38,30 @@ def shell_page(path: str):
     broker = state.bus.broker
     position = {"epoch": broker.epoch, "seq": broker.position()}
     nonce = secrets.token_urlsafe(18)
-    html = state.composer.render(url_path, state.current_user(), position, nonce=nonce)
-    return html, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache",
-                       "Content-Security-Policy": content_security_policy(nonce, request.host)}
+    sources = source_origins(state.composer.registry.fragments)
+    # the shell and every fragment ready so far; late remote ones follow as they arrive
+    first, rest = state.composer.stream(url_path, state.current_user(), position, nonce=nonce)
+    headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache",
+               "Content-Security-Policy": content_security_policy(nonce, request.host, sources)}
+    if rest is None:
+        return first, 200, headers
+    headers["X-Accel-Buffering"] = "no"  # proxies such as nginx: pass each part on as it comes
+    return Response(itertools.chain([first], rest), 200, headers)  # the parts need no request context
 
 
-def content_security_policy(nonce: str, host: str) -> str:
+def content_security_policy(nonce: str, host: str, sources: Sequence[str] = ()) -> str:
     """The shell page's policy: scripts, styles and connections from its own origin (and the
-    WebSocket to its own host), inline code only with ``nonce``, no plugins, no framing by others."""
+    WebSocket to its own host) and from remote fragments' ``sources`` (their origins), inline
+    code only with ``nonce``, no plugins, no framing by others."""
     sockets = f" ws://{host} wss://{host}" if HOST.fullmatch(host) else ""
+    remote = "".join(f" {source}" for source in sources)
     return "; ".join([
         "default-src 'self'",
-        f"script-src 'self' 'nonce-{nonce}'",
-        f"style-src 'self' 'nonce-{nonce}'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        f"connect-src 'self'{sockets}",
+        f"script-src 'self' 'nonce-{nonce}'{remote}",
+        f"style-src 'self' 'nonce-{nonce}'{remote}",
+        f"img-src 'self' data:{remote}",
+        f"font-src 'self'{remote}",
+        f"connect-src 'self'{sockets}{remote}",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",

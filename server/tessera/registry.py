@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from . import contracts
 from .manifest import MANIFEST, Fragment, ManifestError, Publication, load_fragment
@@ -32,22 +33,24 @@ class Registry:
         return {topic: p.scope for topic, p in self.publications.items()}
 
 
-def load_registry(folder: Path | str) -> Registry:
-    """The fragments under ``folder``; raise the first problem ``tessera check`` would list."""
-    fragments, problems = load_fragments(folder)
+def load_registry(folder: Path | str, remotes: Sequence[Fragment] = ()) -> Registry:
+    """The fragments under ``folder`` and ``remotes``; raise the first problem ``tessera check`` would list."""
+    fragments, problems = load_fragments(folder, remotes)
     if problems:
         raise problems[0]
     return Registry(folder=Path(folder), fragments=tuple(fragments))
 
 
-def load_fragments(folder: Path | str) -> tuple[list[Fragment], list[ManifestError]]:
+def load_fragments(folder: Path | str, remotes: Sequence[Fragment] = ()) -> tuple[list[Fragment], list[ManifestError]]:
     """The fragments that load, and every problem: manifests that do not load, then contract breaches.
 
     The one loader behind ``tessera run``, ``check`` and ``asyncapi``. Fragments from other
     sources join the list before ``contracts.problems`` so the same rules hold across all of them.
-    Raises ManifestError only when ``folder`` is not a folder at all.
+    Raises ManifestError only when ``folder`` is not a folder at all. ``remotes`` (remote
+    fragments, remotes.py) come after the folder's.
     """
     fragments, problems = read_folder(Path(folder))
+    fragments += remotes
     return fragments, problems + contracts.problems(fragments)
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .hub import Hub
     from .identity import Identity
     from .registry import Registry
+    from .remotes import Remotes
     from .responders import Responders
 
 KEY = "tessera"  # app.extensions[KEY]
@@ -44,6 +45,7 @@ class State:
     props: dict[str, PropsProvider] = field(default_factory=dict)  # fragment name -> ctx.props provider
     hub: Hub | None = None  # this app's open sockets (socket_endpoint.open_sockets)
     responders: Responders | None = None  # Python responders answering pages (socket_endpoint.open_sockets)
+    remotes: Remotes | None = None  # remote fragments' manifests and content fetches (remotes.py)
 
     def current_user(self) -> str:
         """The user id of the current request (an anonymous id when nobody is signed in)."""
@@ -85,6 +87,8 @@ class State:
             self.hub.close()
         if self.responders is not None:
             self.responders.close()
+        if self.remotes is not None:
+            self.remotes.close()
         self.bus.close()
         self.bus.broker.close()
 
