@@ -181,8 +181,8 @@ def test_asset_of_a_file_the_fragment_does_not_serve_fails_its_render(tmp_path, 
 def test_the_runtime_serves_its_modules_and_theme_only(client):
     base = f"/_tessera/shell/{shell_digest()}/"
     assert sorted(shell_files().files) == ["runtime/boot.js", "runtime/bridge.js", "runtime/bus.js",
-                                           "runtime/events.js", "runtime/fragments.js", "runtime/tessera.js",
-                                           "runtime/topics.js", "theme.css"]
+                                           "runtime/events.js", "runtime/fragments.js", "runtime/inspector.js",
+                                           "runtime/tessera.js", "runtime/topics.js", "theme.css"]
     with client.get(base + "runtime/bus.js") as response:
         assert response.status_code == 200 and response.mimetype == "text/javascript"
     for private in ("shell.html", "__init__.py", "runtime/types.d.ts", "runtime/../__init__.py"):

@@ -39,6 +39,18 @@ def _text(value: str) -> str | None:
     return value or None
 
 
+def _inspect(value: str) -> str:
+    """TESSERA_INSPECT: ``off`` (also 0, false, no, empty), ``local``, or ``on`` (also 1, true, yes)."""
+    word = value.strip().lower()
+    if word in ("", "0", "false", "no", "off"):
+        return "off"
+    if word in ("1", "true", "yes", "on"):
+        return "on"
+    if word == "local":
+        return word
+    raise ValueError(value)
+
+
 # name -> (default, parser of the environment variable's text, what a valid value is)
 SETTINGS: dict[str, tuple[Any, Callable[[str], Any], str]] = {
     "TESSERA_FRONTENDS": ("frontends", str, "a folder"),
@@ -59,6 +71,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any], str]] = {
     "TESSERA_HELLO_TIMEOUT": (10.0, float, "seconds, above 0, e.g. 10"),
     "TESSERA_HUB_QUEUE": (100000, int, "a whole number of events, at least 1, e.g. 100000"),
     "TESSERA_TRUSTED_HOSTS": ([], _origins, "comma-separated host names, e.g. shop.example,localhost"),
+    "TESSERA_INSPECT": ("off", _inspect, "off, local (served to loopback clients only) or on"),
 }
 CHECKS: dict[str, Callable[[Any], bool]] = {
     "TESSERA_MAX_EVENT_BYTES": lambda v: isinstance(v, int) and v >= 1024,
@@ -75,6 +88,7 @@ CHECKS: dict[str, Callable[[Any], bool]] = {
     "TESSERA_MAX_PATTERNS_PER_USER": lambda v: isinstance(v, int) and v >= 1,
     "TESSERA_HELLO_TIMEOUT": lambda v: isinstance(v, (int, float)) and v > 0,
     "TESSERA_HUB_QUEUE": lambda v: isinstance(v, int) and v >= 1,
+    "TESSERA_INSPECT": lambda v: v in ("off", "local", "on"),
 }
 # settings that are paths: relative ones are taken from the app's root_path
 PATHS = ("TESSERA_FRONTENDS", "TESSERA_SHELL")

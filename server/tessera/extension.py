@@ -29,6 +29,7 @@ from .http import pages
 from .identity import Identify, Identity
 from . import publish_endpoint  # noqa: F401  (adds POST /_tessera/events to the blueprint)
 from . import inspect  # noqa: F401  (adds GET /_tessera/inspect and inspect.json to the blueprint)
+from . import inspect  # noqa: F401  (adds GET /_tessera/inspect and inspect.json to the blueprint)
 from . import contracts
 from .manifest import Fragment
 from .registry import load_registry

@@ -19,5 +19,23 @@ const element = document.getElementById("tessera-config");
 const config = JSON.parse(element?.textContent ?? "{}");
 const { core, settle } = internals();
 core.scopes = config.scopes ?? {};
+
+// The inspector (inspector.js) is imported only when asked: `?tessera-inspect` in the URL, or
+// Alt+Shift+E. Asked by the URL, it gets the page's events from here on, its first ones too.
+/** @type {import("./events.js").TesseraEvent[]} */
+const early = [];
+const stopEarly = new URLSearchParams(location.search).has("tessera-inspect")
+  ? tessera.bus.subscribe(">", (event) => void early.push(event)) : undefined;
+const inspect = () => import("./inspector.js")
+  .then((inspector) => inspector.toggle(tessera, { config, early, stopEarly }))
+  .catch((error) => console.error("[tessera] the inspector failed to load:", error));
+addEventListener("keydown", (event) => {
+  if (event.altKey && event.shiftKey && !event.ctrlKey && !event.metaKey && event.code === "KeyE") {
+    event.preventDefault();
+    inspect();
+  }
+});
+
 if (config.socket) new Bridge(core, tessera.connection, config.socket, config.position ?? null, config.maxEventBytes).start();
 mountAll(tessera.bus, config.fragments ?? {}).then(settle);
+if (stopEarly) inspect();
