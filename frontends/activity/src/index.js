@@ -1,10 +1,10 @@
+// @ts-check  (types: shell/runtime/types.d.ts; tsc -p tsconfig.json checks this file)
 // activity fragment: a live ticker of what every shopper is doing (global events from the
 // server), and a colophon listing the fragments that compose this page.
 
 /**
- * @typedef {{type: string, id: string, time?: string, data: any}} TesseraEvent
- * @typedef {{subscribe: (pattern: string, handler: (e: TesseraEvent) => void) => () => void}} Bus
- * @typedef {{bus: Bus, name: string, version: string, props: Record<string, any>}} Ctx
+ * @typedef {import("../../../shell/runtime/types").TesseraEvent} TesseraEvent
+ * @typedef {import("../../../shell/runtime/types").FragmentContext} Ctx
  * @typedef {{id: string, kind: "order" | "stock" | "soldout", html: string, at: number}} Entry
  */
 

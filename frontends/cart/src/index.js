@@ -1,3 +1,4 @@
+// @ts-check  (types: shell/runtime/types.d.ts; tsc -p tsconfig.json checks this file)
 // cart fragment: state and bus wiring. Rendering lives in ./view.js.
 //
 // Every change to the cart is an event. Buttons only publish; the subscriptions apply.
@@ -11,13 +12,8 @@ import { view, localQuote, countOf } from "./view.js";
  * @typedef {import("./view.js").Item} Item
  * @typedef {import("./view.js").Quote} Quote
  * @typedef {import("./view.js").Status} Status
- * @typedef {{type: string, id: string, data: any}} TesseraEvent
- * @typedef {{
- *   publish: (type: string, data?: any, opts?: {local?: boolean}) => TesseraEvent,
- *   subscribe: (pattern: string, handler: (e: TesseraEvent) => void) => () => void,
- *   request: (type: string, data?: any, opts?: {timeout?: number}) => Promise<any>,
- * }} Bus
- * @typedef {{bus: Bus, name: string, version: string, props: {items?: Item[], quote?: Quote}}} Ctx
+ * @typedef {import("../../../shell/runtime/types").TesseraEvent<any>} TesseraEvent
+ * @typedef {import("../../../shell/runtime/types").FragmentContext<{items?: Item[], quote?: Quote}>} Ctx
  */
 
 const CONFIRMED_MS = 6000;

@@ -3,7 +3,7 @@
 /**
  * @typedef {{sku: string, name: string, price: number, qty: number, max?: number}} Item  max: stock cap
  * @typedef {{subtotal: number, total: number, shipping?: number, vat?: number,
- *            vat_rate?: number, free_shipping_over?: number}} Quote
+ *            vat_rate?: number, free_shipping_over?: number, items?: any[]}} Quote  items: as the server priced them
  * @typedef {{kind: "idle"} | {kind: "pending"} | {kind: "confirmed", orderId: any, total: number}
  *           | {kind: "failed", reason?: string}} Status
  */

@@ -1,15 +1,11 @@
+// @ts-check  (types: shell/runtime/types.d.ts; tsc -p tsconfig.json checks this file)
 // catalog fragment: the product grid is rendered on the server; this module adds
 // "Add to cart", the filter chips and live stock badges. It never touches other fragments.
 
 /**
  * @typedef {{sku: string, name: string, price: number, stock: number, kind: string}} Product
- * @typedef {{type: string, id: string, data: any}} TesseraEvent
- * @typedef {{
- *   publish: (type: string, data?: any, opts?: {local?: boolean}) => TesseraEvent,
- *   subscribe: (pattern: string, handler: (e: TesseraEvent) => void) => () => void,
- *   request: (type: string, data?: any, opts?: {timeout?: number}) => Promise<any>,
- * }} Bus
- * @typedef {{bus: Bus, name: string, version: string, props: {products?: Product[]}}} Ctx
+ * @typedef {import("../../../shell/runtime/types").TesseraEvent<any>} TesseraEvent
+ * @typedef {import("../../../shell/runtime/types").FragmentContext<{products?: Product[]}>} Ctx
  */
 
 const ADDED_FEEDBACK_MS = 1200;

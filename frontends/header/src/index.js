@@ -1,14 +1,15 @@
+// @ts-check  (types: shell/runtime/types.d.ts; tsc -p tsconfig.json checks this file)
 // header fragment: brand, connection dot, notification bell, current user chip.
 // Talks to the rest of the page only through ctx.bus.
 
 /**
- * @typedef {{type: string, id: string, time?: string, data: any}} TesseraEvent
- * @typedef {{publish: Function, subscribe: (pattern: string, handler: (e: TesseraEvent) => void) => () => void}} Bus
- * @typedef {{bus: Bus, name: string, version: string, props: Record<string, any>}} Ctx
+ * @typedef {import("../../../shell/runtime/types").TesseraEvent<any>} TesseraEvent
+ * @typedef {import("../../../shell/runtime/types").FragmentContext} Ctx
  * @typedef {{id: string, title: string, body: string, level: string, time: Date, unread: boolean}} Note
  */
 
 const MAX_NOTES = 20;
+/** @type {Record<string, string>} */
 const ICONS = { success: "✓", warning: "!", error: "×", info: "i" };
 const LEVELS = new Set(Object.keys(ICONS));
 
@@ -128,7 +129,9 @@ export function mount(el, ctx) {
     const state = /** @type {any} */ (window).tessera?.connection?.state ?? "connecting";
     if (conn.dataset.conn === state) return;
     conn.dataset.conn = state;
-    const label = { open: "connected", closed: "offline — reconnecting", connecting: "connecting" }[state] ?? state;
+    /** @type {Record<string, string>} */
+    const labels = { open: "connected", closed: "offline — reconnecting", connecting: "connecting" };
+    const label = labels[state] ?? state;
     conn.title = `Live updates: ${label}`;
   }
 

@@ -1,15 +1,11 @@
+// @ts-check  (types: shell/runtime/types.d.ts; tsc -p tsconfig.json checks this file)
 // recommendations fragment: "Pairs well with…". It listens to cart.item.added — whoever
 // published it — and publishes the very same topic from its own "Add" buttons.
 // It knows the catalog only by SKU, through this small static table.
 
 /**
- * @typedef {{type: string, id: string, data: any}} TesseraEvent
- * @typedef {{
- *   publish: (type: string, data?: any, opts?: {local?: boolean}) => TesseraEvent,
- *   subscribe: (pattern: string, handler: (e: TesseraEvent) => void) => () => void,
- *   last?: (type: string) => TesseraEvent | undefined,
- * }} Bus
- * @typedef {{bus: Bus, name: string, version: string, props: Record<string, any>}} Ctx
+ * @typedef {import("../../../shell/runtime/types").TesseraEvent<any>} TesseraEvent
+ * @typedef {import("../../../shell/runtime/types").FragmentContext} Ctx
  */
 
 /** @type {Record<string, string[]>} catalog SKU -> three accessory SKUs */
