@@ -399,3 +399,28 @@ def _answers(url):
             return True
     except OSError:
         return False
+
+
+def test_on_tessera_run_gevent_five_slow_fragments_cost_about_one_and_the_first_byte_waits_for_none(plain):
+    import http.client
+
+    from tessera.testing.server import TesseraServer
+
+    remotes = [plain(f"r{i}", delay=0.2) for i in range(5)]
+    options = [o for r in remotes for o in ("--remote", f"{r.name}={r.manifest_url}")]
+    with TesseraServer(REMOTE / "host", options=options, env={"TESSERA_FRAGMENT_TIMEOUT": "3"}) as server:
+        results = []
+        for _ in range(4):
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            started = time.monotonic()
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            response.read(1)
+            first = time.monotonic() - started
+            body = response.read().decode()
+            results.append((first, time.monotonic() - started, body.count('data-state="loading" data-props')))
+            connection.close()
+    assert all(arrived == 6 for _, _, arrived in results), results
+    first, total = min(r[0] for r in results[1:]), min(r[1] for r in results[1:])
+    assert total < 0.6 * (5 * 0.2), results  # in parallel: about one fragment's 0.2 s, not the 1 s sum
+    assert first < total / 2, results  # streamed: the shell does not wait for the fragments
