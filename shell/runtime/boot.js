@@ -28,7 +28,10 @@ const stopEarly = new URLSearchParams(location.search).has("tessera-inspect")
   ? tessera.bus.subscribe(">", (event) => void early.push(event)) : undefined;
 const inspect = () => import("./inspector.js")
   .then((inspector) => inspector.toggle(tessera, { config, early, stopEarly }))
-  .catch((error) => console.error("[tessera] the inspector failed to load:", error));
+  .catch((error) => {
+    stopEarly?.();
+    console.error("[tessera] the inspector failed to load:", error);
+  });
 addEventListener("keydown", (event) => {
   if (event.altKey && event.shiftKey && !event.ctrlKey && !event.metaKey && event.code === "KeyE") {
     event.preventDefault();

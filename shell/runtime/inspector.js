@@ -100,6 +100,9 @@ class Inspector {
     root.append(this.panel);
     document.body.append(this.host);
     this.select("events");
+    // room below the page's content for the panel, so nothing stays hidden under it
+    this.padding = document.body.style.paddingBottom;
+    new ResizeObserver(() => this.makeRoom()).observe(this.panel);
 
     for (const event of early) this.record(event);
     this.unsubscribe = tessera.bus.subscribe(">", (event) => this.record(event)); // `>` includes tessera.*
@@ -315,6 +318,11 @@ class Inspector {
   show(visible) {
     this.host.hidden = !visible;
     this.visible = visible;
+    this.makeRoom();
+  }
+
+  makeRoom() {
+    document.body.style.paddingBottom = this.visible ? `${this.panel.offsetHeight}px` : this.padding ?? "";
   }
 
   toggle() {

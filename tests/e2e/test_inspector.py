@@ -53,8 +53,10 @@ def test_a_page_without_the_flag_loads_no_inspector_until_the_shortcut(tessera_b
     page.keyboard.press("Alt+Shift+E")  # the documented shortcut imports it then
     panel(page, "[data-view=events]").wait_for()
     assert [url for url in requested if url.endswith("/runtime/inspector.js")]
+    page.wait_for_function("() => document.body.style.paddingBottom.endsWith('px')")  # room for the panel
     page.keyboard.press("Alt+Shift+E")  # and hides it again
     page.locator(INSPECTOR).wait_for(state="hidden")
+    assert page.evaluate("document.body.style.paddingBottom") == ""
     page.close()
 
 
