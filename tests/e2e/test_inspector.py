@@ -250,3 +250,33 @@ def test_an_unknown_inspect_setting_is_refused_with_the_values_it_takes(monkeypa
     with pytest.raises(ConfigError, match="off, local"):
         Tessera(Flask(__name__), frontends=tessera_frontends)
 
+
+
+def test_rates_count_per_second_for_a_minute_and_bound_the_topics_they_name():
+    from tessera.brokers.base import Envelope
+    from tessera.events import Event
+    from tessera.inspect import MAX_TOPICS, OTHER, Rates
+
+    now = [1000.0]
+    rates = Rates(clock=lambda: now[0])
+
+    def stored(topic, scope="global"):
+        rates.count(Envelope(Event(id=f"{topic}-{now[0]}", type=topic, source="/server", data=None), scope=scope))
+
+    for second in range(70):  # one event a second for 70 s, and a burst of 5 in the last one
+        now[0] = 1000.0 + second
+        stored("a.tick")
+    for _ in range(5):
+        stored("b.burst", scope="user")
+    [tick, burst] = sorted(rates.snapshot(), key=lambda row: row["topic"])
+    assert (tick["total"], tick["last_minute"], tick["per_second"]) == (70, 60, 1.0)
+    assert (burst["total"], burst["last_minute"], burst["per_second"], burst["scope"]) == (5, 5, 0.5, "user")
+    assert rates.snapshot()[0]["topic"] == "a.tick"  # busiest first
+    now[0] += 61
+    assert [row["last_minute"] for row in rates.snapshot()] == [0, 0]
+
+    for n in range(MAX_TOPICS + 10):
+        stored(f"many.t{n}")
+    named = {row["topic"] for row in rates.snapshot()}
+    assert len(named) == MAX_TOPICS + 1 and OTHER in named
+    assert next(row for row in rates.snapshot() if row["topic"] == OTHER)["total"] == 12
