@@ -93,7 +93,7 @@ def test_manifest_names_everything_a_host_needs_with_schemas_inline_and_urls_rel
         "content": "content", "assets": f"assets/{digest}/",
         "publishes": {"review.posted": {"scope": "user", "schema": json.loads(
             (REMOTE / "reviews" / "review.schema.json").read_text())}},
-        "subscribes": ["board.>"],
+        "subscribes": ["board.>"], "requests": [], "responds": [], "backend": [],
     }
     assert response.headers["Access-Control-Allow-Origin"] == "*"
 
@@ -176,6 +176,8 @@ def test_relative_urls_are_resolved_against_the_manifest_url(service):
     ({"publishes": {"a.b": {"scope": "user", "schema": {"type": "nope"}}}}, "publishes.a.b.schema"),
     ({"subscribes": ["a.>.b"]}, "subscribes.a.>.b"),
     ({"colour": "red"}, "colour"),
+    ({"requests": ["a..b"]}, "requests.a..b"),
+    ({"backend": ["not.subscribed"]}, "backend"),
 ])
 def test_a_bad_remote_manifest_is_one_error_naming_the_url_and_field(service, change, field):
     raw = service.get("/manifest.json").get_json() | change
@@ -362,6 +364,15 @@ def test_check_and_asyncapi_catch_a_contract_broken_between_two_services(plain):
     line = one_line_error(tessera("asyncapi", "--frontends", str(REMOTE / "host"),
                                   env={"TESSERA_REMOTES": f"ratings={remote.manifest_url}"}))
     assert remote.manifest_url in line
+
+
+def test_a_remote_subscription_served_by_a_backend_is_declared_so_in_its_manifest(plain):
+    remote = plain("ratings", subscribes=["stock.changed"])
+    done = tessera("check", "--frontends", str(REMOTE / "host"), "--remote", f"ratings={remote.manifest_url}")
+    assert done.returncode == 1 and "subscribes.stock.changed" in done.stdout, done.stdout + done.stderr
+    remote.backend = ["stock.changed"]
+    done = tessera("check", "--frontends", str(REMOTE / "host"), "--remote", f"ratings={remote.manifest_url}")
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_check_and_asyncapi_include_remote_manifests(plain):

@@ -62,6 +62,9 @@ def manifest_document(fragment: Fragment) -> dict[str, Any]:
         "assets": base,
         "publishes": publishes,
         "subscribes": list(fragment.subscribes),
+        "requests": list(fragment.requests),
+        "responds": list(fragment.responds),
+        "backend": sorted(fragment.from_backend),
     }
 
 

@@ -335,7 +335,7 @@ def refs(schema: Any) -> list[str]:
 
 
 REMOTE_KEYS = {"tessera", "name", "version", "slot", "entry", "styles", "fallback", "routes", "content",
-               "assets", "publishes", "subscribes", "digest"}
+               "assets", "publishes", "subscribes", "requests", "responds", "backend", "digest"}
 
 
 def remote_fragment(url: str, raw: Any, *, name: str) -> Fragment:
@@ -418,10 +418,22 @@ def remote_fragment(url: str, raw: Any, *, name: str) -> Fragment:
     for pattern in subscribes:
         if (problem := pattern_problem(pattern)) is not None:
             raise fail(f"subscribes.{pattern}", problem)
+    topics = {}
+    for key in ("requests", "responds"):
+        topics[key] = raw.get(key, [])
+        if not isinstance(topics[key], list) or not all(isinstance(t, str) for t in topics[key]):
+            raise fail(key, f"must be a list of topics, got {topics[key]!r}")
+        for topic in topics[key]:
+            if (problem := topic_problem(topic)) is not None:
+                raise fail(f"{key}.{topic}", problem)
+    backend = raw.get("backend", [])
+    if not isinstance(backend, list) or not all(t in subscribes or t in topics["requests"] for t in backend):
+        raise fail("backend", f"must list some of its subscribes and requests, got {backend!r}")
     return Fragment(
         name=name, version=version, slot=slot, root=Path("."), entry=link("entry", raw.get("entry")),
         styles=tuple(link("styles", s) for s in styles), fallback=text("fallback", required=False) or DEFAULT_FALLBACK,
         routes=tuple(routes) if routes is not None else None, publishes=declared, subscribes=tuple(subscribes),
+        requests=tuple(topics["requests"]), responds=tuple(topics["responds"]), from_backend=frozenset(backend),
         digest=str(raw.get("digest") or version), url=url,
         content=link("content", content) if content is not None else None,
     )
