@@ -50,6 +50,51 @@ def test_every_cli_option_is_documented():
         assert f"`{option}" in README, option
 
 
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def documentation_lines() -> list[str]:
+    return [line for path in DOCS for line in path.read_text().splitlines()]
+
+
+def commands():
+    """(``tessera check``, its click command) for every command of the CLI, sub-commands included."""
+    import click
+
+    from tessera.cli import main
+
+    def walk(command, path):
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield from walk(sub, f"{path} {name}")
+        else:
+            yield path, command
+
+    return list(walk(main, "tessera"))
+
+
+def test_every_option_of_every_command_is_documented_with_its_command():
+    """An option is documented on a line that names its command (``tessera check [--frontends DIR]``);
+    ``tessera run``'s options also by their row in the README's options table."""
+    lines = documentation_lines()
+    missing = []
+    for path, command in commands():
+        for option in (o for param in command.params if param.param_type_name == "option" for o in param.opts):
+            on_its_line = any(path in line and re.search(rf"{re.escape(option)}\b", line) for line in lines)
+            in_run_table = path == "tessera run" and any(line.startswith(f"| `{option}") for line in lines)
+            if not (on_its_line or in_run_table):
+                missing.append(f"{path} {option}")
+    assert missing == []
+    assert {path for path, _ in commands()} >= {"tessera run", "tessera check", "tessera asyncapi", "tessera new"}
+
+
+def test_every_config_key_is_documented():
+    from tessera.config import SETTINGS as DEFAULTS
+
+    text = "\n".join(documentation_lines())
+    assert [name for name in DEFAULTS if f"`{name}`" not in text and f"`{name}=" not in text] == []
+
+
 def test_every_error_code_is_documented():
     protocol = (ROOT / "docs" / "protocol.md").read_text()
     for code in ("forbidden", "invalid", "too_large", "rate_limited", "bad_frame"):

@@ -1,12 +1,14 @@
 """The testing kit users get with tessera[test]: the event recorder, pytest-playwright's own
 fixtures on the system Chromium, and a quiet install-browser."""
 
+import re
 import subprocess
 import sys
 import types
 
 import pytest
 
+from conftest import ROOT
 from tessera.testing import browser
 
 # -- install-browser says what it did in a line; the installers' output only with -v or on failure --
@@ -131,3 +133,29 @@ def test_waiting_for_what_never_comes_fails_with_what_was_seen(tessera_open, tes
         tessera_events.wait_for("demo.ping", timeout=0.3)
     with pytest.raises(AssertionError, match=r"no 2 'demo.local' events on the server side"):
         tessera_events.wait_for("demo.local", where="server", count=2, timeout=0.3)
+
+
+# -- docs/testing.md's complete example runs as written, as a user's own project -------------
+
+def docs_example():
+    text = (ROOT / "docs" / "testing.md").read_text()
+    return dict(re.findall(r"<!-- example: (\S+) -->\n```\w*\n(.*?)```", text, flags=re.S))
+
+
+def test_the_testing_guide_example_is_a_whole_fragment_and_its_tests():
+    assert sorted(docs_example()) == ["frontends/poll/fragment.toml", "frontends/poll/schemas/vote.json",
+                                      "frontends/poll/server.py", "frontends/poll/src/index.js",
+                                      "frontends/poll/src/poll.html", "test_poll.py"]
+
+
+@pytest.mark.browser
+def test_the_testing_guide_example_passes_in_a_project_of_its_own(tmp_path):
+    for path, text in docs_example().items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    check = subprocess.run([sys.executable, "-m", "tessera", "check"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60)
+    assert check.stdout.strip() == "1 fragment, no problems", check.stdout + check.stderr
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout + done.stderr
