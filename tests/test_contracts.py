@@ -271,6 +271,7 @@ def test_publishes_nobody_hears_are_notes_even_from_server_code(tmp_path):
     ({"properties": {"a": {"$ref": "item.json"}}}, "$ref 'item.json' points outside this file"),
     ({"properties": {"a": {"$ref": "#nowhere"}}}, "$ref '#nowhere' does not resolve"),
     ({"const": {"$ref": "#/nowhere"}}, "$ref '#/nowhere' does not resolve"),
+    ({"$schema": "http://json-schema.org/draft-07/schema#"}, "declares $schema 'http://json-schema.org/draft-07/"),
 ])
 def test_schemas_that_are_not_valid_or_do_not_resolve_are_problems(tmp_path, schema, message):
     fragment(tmp_path / "alpha", "alpha", *ping(schema=schema))

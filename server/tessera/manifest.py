@@ -288,12 +288,21 @@ class _Reader:
         except (ValueError, SchemaError) as error:
             message = getattr(error, "message", str(error))
             raise self.fail(key, f"{relative!r} is not a valid JSON Schema (2020-12): {message}") from None
-        if (problem := unresolved_ref(schema)) is not None:
+        if (problem := other_dialect(schema) or unresolved_ref(schema)) is not None:
             raise self.fail(key, f"{relative!r} is not a valid JSON Schema (2020-12): {problem}")
         return schema
 
 
 SCHEMA_URI = "urn:tessera:schema"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def other_dialect(schema: Any) -> str | None:
+    """Why ``schema`` declares a ``$schema`` other than 2020-12 (events are validated as 2020-12), or None."""
+    declared = schema.get("$schema") if isinstance(schema, dict) else None
+    if declared is None or declared.rstrip("#") == DIALECT:
+        return None
+    return f"it declares $schema {declared!r}, but data is validated as 2020-12; use {DIALECT!r} or leave it out"
 
 
 def unresolved_ref(schema: Any) -> str | None:
