@@ -135,6 +135,17 @@ def test_waiting_for_what_never_comes_fails_with_what_was_seen(tessera_open, tes
         tessera_events.wait_for("demo.local", where="server", count=2, timeout=0.3)
 
 
+@pytest.mark.browser
+def test_a_pytest_playwright_page_is_recorded_once_attached(page, tessera_server, tessera_events):
+    tessera_events.attach(page, base=tessera_server.url)
+    page.goto(tessera_server.url + "/")
+    page.wait_for_function("() => window.alphaBus !== undefined")
+    tessera_events.listen(page)
+    page.evaluate("window.alphaBus.publish('demo.ping', {n: 5})")
+    assert tessera_events.wait_for("demo.ping", where="server")["data"] == {"n": 5}
+    assert tessera_events.wait_for("demo.ping")["source"] == "/fragments/alpha"
+
+
 # -- docs/testing.md's complete example runs as written, as a user's own project -------------
 
 def docs_example():
