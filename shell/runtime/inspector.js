@@ -662,6 +662,7 @@ button.icon:hover { color: var(--text); }
 input, textarea { font: 12px/1.4 var(--mono); color: var(--text); background: var(--surface); border: 1px solid var(--border); border-radius: 6px; padding: 5px 8px; }
 input:focus, textarea:focus { outline: none; border-color: var(--accent); }
 input.invalid { border-color: var(--bad); }
+input[type="checkbox"] { accent-color: var(--accent); }
 .body { flex: 1; min-height: 0; display: flex; }
 .view { flex: 1; min-width: 0; display: flex; flex-direction: column; min-height: 0; }
 .view[hidden] { display: none; }

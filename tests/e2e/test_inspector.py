@@ -180,6 +180,23 @@ def test_the_connection_its_resumes_and_position_are_shown(inspected, tessera_op
 
 
 @pytest.mark.browser
+def test_a_resync_is_shown_when_the_server_lost_the_page_s_stream(tessera_frontends, tessera_open, request):
+    from tessera.testing.server import free_port
+
+    port = free_port()
+    with TesseraServer(tessera_frontends, port=port, cwd=request.config.rootpath) as first:
+        page = tessera_open(first.url + "/?tessera-inspect")
+        panel(page, "[data-view=events]").wait_for()
+    panel(page, "[data-connection=connecting], [data-connection=closed]").wait_for()
+    with TesseraServer(tessera_frontends, port=port, cwd=request.config.rootpath):  # a new memory stream
+        panel(page, "[data-tab=connection]").click()
+        panel(page, "[data-fact=resyncs]").filter(has_text="1").wait_for()
+        assert panel(page, "[data-fact=resumed]").inner_text() == "1"
+        assert "resync" in panel(page, ".timeline").inner_text()
+        assert panel(page, "tr[data-event-type='tessera.resync']").count() == 1
+
+
+@pytest.mark.browser
 def test_the_server_page_shows_pages_rates_fragments_and_health(tessera_browser, tessera_server, inspected):
     page = tessera_browser.new_page()
     console = []
