@@ -109,8 +109,17 @@ class Inspector {
     stopEarly?.();
     if (!this.transitions.length) this.transitions.push({ time: Date.now(), state: tessera.connection.state });
 
-    this.observer = new MutationObserver(() => this.renderFragments());
-    this.observer.observe(document.body, { subtree: true, attributes: true, attributeFilter: ["data-state"] });
+    // fragments that change state, arrive (streamed) or leave: redrawn once per frame at most
+    let queued = false;
+    this.observer = new MutationObserver(() => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => {
+        queued = false;
+        this.renderFragments();
+      });
+    });
+    this.observer.observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-state"] });
     this.renderFragments();
     this.renderConnection();
     this.renderDetail();

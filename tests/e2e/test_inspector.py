@@ -115,9 +115,11 @@ def test_fragments_show_version_state_slot_and_declarations(inspected):
     assert panel(inspected, "tr[data-fragment=beta] td").all_inner_texts()[:4] == ["beta", "2.1.0", "mounted", "aside"]
     assert panel(inspected, "tr[data-fragment=badmodule]").get_attribute("data-fragment-state") == "failed"
     assert panel(inspected, "tr[data-fragment=broken]").get_attribute("data-fragment-state") == "failed"
-    # state changes are live: a fragment removed and one whose state changes
+    # live: a fragment whose state changes, and one that leaves the page
     inspected.evaluate("document.querySelector('tessera-fragment[name=beta]').setAttribute('data-state', 'loading')")
     panel(inspected, "tr[data-fragment=beta][data-fragment-state=loading]").wait_for()
+    inspected.evaluate("document.querySelector('tessera-fragment[name=alpha]').remove()")
+    panel(inspected, "tr[data-fragment=alpha][data-fragment-state='not on this page']").wait_for()
 
 
 @pytest.mark.browser
