@@ -128,6 +128,19 @@ def test_asyncapi_shows_what_fragments_server_code_publishes():
     assert doc["channels"]["catalog-products"]["address"] == "catalog.products"
 
 
+def test_asyncapi_shows_requests_with_who_asks_and_who_answers():
+    doc = json.loads(tessera("asyncapi", "--frontends", str(ROOT / "frontends")).stdout)
+    asked = doc["operations"]["cart.request.pricing-quote"]
+    answered = doc["operations"]["cart.server.respond.pricing-quote"]
+    assert (asked["action"], answered["action"]) == ("send", "receive")
+    assert asked["channel"] == answered["channel"] == {"$ref": "#/channels/pricing-quote.request"}
+    reply = "#/channels/pricing-quote.reply"
+    assert asked["reply"] == answered["reply"] == {"channel": {"$ref": reply},
+                                                   "messages": [{"$ref": f"{reply}/messages/reply"}]}
+    assert doc["channels"]["pricing-quote.request"]["address"] == "pricing.quote"
+    assert doc["components"]["schemas"]["pricing-quote.request"]["properties"]["type"] == {"const": "pricing.quote"}
+
+
 # -- the official parser: @asyncapi/parser, installed by the test from tests/asyncapi/package-lock.json --
 
 PARSER = ROOT / "tests" / "asyncapi"
@@ -178,7 +191,8 @@ def test_the_official_parser_accepts_the_document_for_every_schema_check_accepts
     (tmp_path / "alpha").mkdir()
     (tmp_path / "alpha" / "fragment.toml").write_text('name = "alpha"\nversion = "1.0.0"\nslot = "main"\n'
                                                      'entry = "i.js"\n[publishes."demo.ping"]\nscope = "user"\n'
-                                                     'schema = "s.json"\n[subscribes."demo.ping"]\n')
+                                                     'schema = "s.json"\n[subscribes."demo.ping"]\n'
+                                                     '[requests."demo.ask"]\n[responds."demo.ask"]\n')
     (tmp_path / "alpha" / "i.js").write_text("export function mount() {}")
     (tmp_path / "alpha" / "s.json").write_text(json.dumps(schema))
     assert tessera("check", "--frontends", str(tmp_path)).returncode == 0

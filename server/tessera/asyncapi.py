@@ -84,6 +84,7 @@ def document(fragments: list[Fragment], *, title: str = "Tessera page", version:
             if any(matches(pattern, topic) for pattern in fragment.subscribes):
                 operations[f"{fragment.name}.receive.{key}"] = _operation("receive", fragment.name,
                                                                           fragment.version, key)
+    requests(fragments, channels, operations, schemas)
     return {
         "asyncapi": "3.0.0",
         "info": {"title": title, "version": version,
@@ -98,6 +99,47 @@ def document(fragments: list[Fragment], *, title: str = "Tessera page", version:
             "type": "http", "scheme": "bearer",
             "description": "The token given with --publish-token (TESSERA_PUBLISH_TOKEN)."}}},
     }
+
+
+def requests(fragments: list[Fragment], channels: dict[str, Any], operations: dict[str, Any],
+             schemas: dict[str, Any]) -> None:
+    """Request/reply topics: ``[requests]`` send and expect a reply, ``[responds]`` and ``bus.respond``
+    in a fragment's server.py receive and reply. The request is a CloudEvent whose data is any JSON
+    (requests declare no schema); the reply is the answer's data."""
+    python = {f.name: f.server_code.responds for f in fragments if f.server_code}
+    topics = {t for f in fragments for t in (*f.requests, *f.responds, *python.get(f.name, ()))}
+    for topic in sorted(topics):
+        key, reply = f"{_key(topic)}.request", f"{_key(topic)}.reply"
+        schemas[key] = cloudevent(topic, {"description": "The question: any JSON value."})
+        channels[key] = {
+            "address": topic,
+            "description": "Asked with bus.request() over the page's socket (a request frame); answered by a "
+                           "responder in the page, else by a Python one.",
+            "messages": {"request": {"name": topic, "title": f"{topic} request",
+                                     "contentType": "application/cloudevents+json",
+                                     "payload": {"$ref": f"#/components/schemas/{key}"}}},
+        }
+        channels[reply] = {
+            "address": None,
+            "description": "The answer to one request, sent back to the page that asked (a reply frame).",
+            "messages": {"reply": {"name": f"{topic} reply", "contentType": "application/json",
+                                   "payload": {"description": "The responder's answer: any JSON value."}}},
+        }
+        answer = {"channel": {"$ref": f"#/channels/{reply}"},
+                  "messages": [{"$ref": f"#/channels/{reply}/messages/reply"}]}
+        for fragment in fragments:
+            who = [("request", "send", fragment.name)] if topic in fragment.requests else []
+            who += [("respond", "receive", fragment.name)] if topic in fragment.responds else []
+            who += [("server.respond", "receive", f"{fragment.name}/{fragment.server}")] \
+                if topic in python.get(fragment.name, ()) else []
+            for kind, action, name in who:
+                operations[f"{fragment.name}.{kind}.{_key(topic)}"] = {
+                    "action": action,
+                    "channel": {"$ref": f"#/channels/{key}"},
+                    "summary": f"{name} {fragment.version} {'asks' if action == 'send' else 'answers'} it",
+                    "messages": [{"$ref": f"#/channels/{key}/messages/request"}],
+                    "reply": answer,
+                }
 
 
 def servers(host: str | None = None) -> dict[str, Any]:
