@@ -206,6 +206,7 @@ def test_a_plain_http_server_fragment_is_composed_its_events_declared_and_admitt
     assert "rating-given" in asyncapi["channels"] and contains(asyncapi, schema)
     listed = {f["name"]: f for f in client.get("/_tessera/fragments").get_json()}
     assert listed["ratings"]["publishes"] == {"rating.given": "global"}
+    assert listed["ratings"]["remote"] == remote.manifest_url and listed["board"]["remote"] is None
 
 
 def test_props_the_host_provides_are_forwarded_and_reach_ctx(host, plain):

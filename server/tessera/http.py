@@ -100,7 +100,8 @@ def fragments():
         {"name": f.name, "version": f.version, "slot": f.slot,
          "state": "failed" if f.name in state.composer.failing else "loaded",
          "routes": list(f.routes) if f.routes is not None else None,
-         "publishes": {t: p.scope for t, p in f.publishes.items()}, "subscribes": list(f.subscribes)}
+         "publishes": {t: p.scope for t, p in f.publishes.items()}, "subscribes": list(f.subscribes),
+         "remote": f.url}
         for f in state.registry.fragments
     ])
 

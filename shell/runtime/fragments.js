@@ -1,5 +1,6 @@
 // Fragment lifecycle: each <tessera-fragment> gets its module mounted, or its fallback.
 // data-state: loading -> mounted | failed. Removing the element unmounts the fragment.
+// Entries may be absolute URLs (remote fragments, served with CORS by their own service).
 
 import { guard, report } from "./bus.js";
 
@@ -44,6 +45,8 @@ async function mount(el, bus, info) {
   const fragmentBus = bus.scoped(name);
   try {
     if (!info) throw new Error("the page's config does not list this fragment");
+    // A streamed page fills late fragments before this runs; a placeholder left means the page was cut short.
+    if (el.hasAttribute("data-pending")) throw new Error("its server-rendered content never arrived");
     const module = await import(info.entry);
     if (typeof module.mount !== "function") throw new Error(`${info.entry} does not export mount(el, ctx)`);
     /** @type {FragmentContext} */
