@@ -136,6 +136,11 @@ class Hub:
     def __len__(self) -> int:
         return len(self._connections)
 
+    def pages_per_user(self) -> Counter[str]:
+        """How many open connections each user has in this process."""
+        with self._lock:
+            return Counter(connection.user for connection in self._connections)
+
     def close(self) -> None:
         self._stop()
         self._queue.put(None)

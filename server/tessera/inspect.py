@@ -170,12 +170,7 @@ def inspect_json():
 def _pages(state: State) -> dict[str, Any]:
     """Open pages of this process: how many, of how many users, and how many users have 1, 2,
     3-4, 5-8 or 9+ pages open. Counts only: which user has which pages is never shown."""
-    hub = state.hub
-    users: Counter[str] = Counter()
-    if hub is not None:
-        with hub._lock:  # the hub keeps no public list of its connections: a copy, taken under its lock
-            connections = list(hub._connections)
-        users.update(connection.user for connection in connections)
+    users: Counter[str] = state.hub.pages_per_user() if state.hub is not None else Counter()
     per_user = []
     for low, high in BUCKETS:
         label = str(low) if low == high else f"{low}+" if high is None else f"{low}-{high}"
