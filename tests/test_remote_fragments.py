@@ -436,3 +436,51 @@ def test_on_tessera_run_gevent_five_slow_fragments_cost_about_one_and_the_first_
     first, total = min(r[0] for r in results[1:]), min(r[1] for r in results[1:])
     assert total < 0.6 * (5 * 0.2), results  # in parallel: about one fragment's 0.2 s, not the 1 s sum
     assert first < total / 2, results  # streamed: the shell does not wait for the fragments
+
+
+def test_with_a_token_content_is_answered_only_to_hosts_bearing_it(plain):
+    client = fragment_app(REMOTE / "reviews", token="s3cret").test_client()
+    asked = {"user": "alice", "path": "/", "props": {}}
+    assert client.post("/content", json=asked).status_code == 401
+    assert client.post("/content", json=asked, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.post("/content", json=asked, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert client.get("/manifest.json").status_code == 200  # public
+
+
+def test_a_host_sends_its_remote_token_to_content_urls(host, plain):
+    from tessera.fragment_service import create_app
+
+    service = create_app(REMOTE / "reviews", token="s3cret")
+    server = _serve_wsgi(service)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/manifest.json"
+        without = host({"reviews": url}, timeout=2)
+        assert element(without.get("/").get_data(as_text=True), "reviews")[0]["data-error"] == "status"
+        app = Flask(__name__)
+        app.config.update(TESSERA_REMOTES={"reviews": url}, TESSERA_REMOTE_TOKEN="s3cret")
+        tessera = Tessera(app, frontends=REMOTE / "host")
+        try:
+            attrs, inner = element(app.test_client().get("/").get_data(as_text=True), "reviews")
+            assert attrs["data-state"] == "loading" and "Reviews v1.0.0" in inner
+        finally:
+            tessera.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _serve_wsgi(app):
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    class Threaded(WSGIServer):
+        def process_request(self, request, client_address):
+            threading.Thread(target=super().process_request, args=(request, client_address), daemon=True).start()
+
+    server = make_server("127.0.0.1", 0, app, server_class=Threaded, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

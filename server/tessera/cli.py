@@ -264,7 +264,9 @@ def fragment() -> None:
 @click.option("--port", default=9000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--allowed-origin", "origins", multiple=True, metavar="ORIGIN",
               help="An origin whose pages may import the assets (repeatable) [default: any].")
-def fragment_serve(folder: Path, host: str, port: int, origins: tuple[str, ...]) -> None:
+@click.option("--token", envvar="TESSERA_FRAGMENT_TOKEN", metavar="TOKEN",
+              help="Answer /content only to hosts bearing it (their TESSERA_REMOTE_TOKEN).")
+def fragment_serve(folder: Path, host: str, port: int, origins: tuple[str, ...], token: str | None) -> None:
     """Serve the fragment in FOLDER as its own service: /manifest.json, /content, /assets/ (docs/remote-fragments.md)."""
     from . import fragment_service
     from .config import _is_origin
@@ -277,7 +279,7 @@ def fragment_serve(folder: Path, host: str, port: int, origins: tuple[str, ...])
         raise UserError(f"{folder}: is not a fragment folder (one with a fragment.toml)")
     try:
         check_address(host, port)
-        app = fragment_service.create_app(folder, allowed_origins=origins or ("*",))
+        app = fragment_service.create_app(folder, allowed_origins=origins or ("*",), token=token)
     except (ServeError, ManifestError) as error:
         raise UserError(str(error)) from None
     fragment_service.serve(app, host=host, port=port)

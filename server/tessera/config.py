@@ -65,6 +65,7 @@ SETTINGS: dict[str, tuple[Any, Callable[[str], Any], str]] = {
     "TESSERA_SECRET_KEY": (None, _text, "a secret string"),
     "TESSERA_REMOTES": ({}, _remotes, "NAME=MANIFEST_URL pairs, comma-separated"),
     "TESSERA_REMOTE_TTL": (5.0, float, "seconds a remote manifest is used before it is revalidated, e.g. 5"),
+    "TESSERA_REMOTE_TOKEN": (None, _text, "the secret string remote fragment services expect (--token)"),
     "TESSERA_MAX_PAGES_PER_USER": (32, int, "a whole number of open pages, at least 1, e.g. 32"),
     "TESSERA_MAX_PAGES_PER_ADDRESS": (256, int, "a whole number of open pages, at least 1, e.g. 256"),
     "TESSERA_MAX_PATTERNS_PER_USER": (2048, int, "a whole number of subscriptions, at least 1, e.g. 2048"),

@@ -29,7 +29,6 @@ from .http import pages
 from .identity import Identify, Identity
 from . import publish_endpoint  # noqa: F401  (adds POST /_tessera/events to the blueprint)
 from . import inspect  # noqa: F401  (adds GET /_tessera/inspect and inspect.json to the blueprint)
-from . import inspect  # noqa: F401  (adds GET /_tessera/inspect and inspect.json to the blueprint)
 from . import contracts
 from .manifest import Fragment
 from .registry import load_registry
@@ -71,7 +70,7 @@ class Tessera:
         if settings["TESSERA_TRUSTED_HOSTS"]:  # Flask then refuses (400) a Host header not on the list
             app.config["TRUSTED_HOSTS"] = settings["TESSERA_TRUSTED_HOSTS"]
         remotes = Remotes(settings["TESSERA_REMOTES"], timeout=settings["TESSERA_FRAGMENT_TIMEOUT"],
-                          ttl=settings["TESSERA_REMOTE_TTL"])
+                          ttl=settings["TESSERA_REMOTE_TTL"], token=settings["TESSERA_REMOTE_TOKEN"])
         try:
             registry = load_registry(settings["TESSERA_FRONTENDS"], remotes.load() if remotes else ())
         except BaseException:

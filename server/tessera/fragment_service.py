@@ -18,8 +18,10 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,8 +70,13 @@ def manifest_document(fragment: Fragment) -> dict[str, Any]:
     }
 
 
-def create_app(folder: str | Path, *, allowed_origins: Sequence[str] = ("*",)) -> Flask:
-    """A WSGI app serving the fragment in ``folder``; ``allowed_origins`` may import its assets."""
+def create_app(folder: str | Path, *, allowed_origins: Sequence[str] = ("*",), token: str | None = None) -> Flask:
+    """A WSGI app serving the fragment in ``folder``; ``allowed_origins`` may import its assets.
+
+    ``token`` (else ``TESSERA_FRAGMENT_TOKEN``): /content answers only requests bearing it, as
+    hosts with ``TESSERA_REMOTE_TOKEN`` send it, so nobody else can ask for a user's content.
+    """
+    token = (token if token is not None else os.environ.get("TESSERA_FRAGMENT_TOKEN")) or None
     fragment = load_fragment(Path(folder).resolve())
     if fragment.server:
         log.warning("%s: its server module %s is not run by a fragment service; Python that needs the "
@@ -96,6 +103,9 @@ def create_app(folder: str | Path, *, allowed_origins: Sequence[str] = ("*",)) -
     def content() -> Response:
         if fragment.template is None:
             abort(404)
+        if token is not None and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                                         f"Bearer {token}".encode()):
+            return jsonify({"error": "a host's bearer token is required (TESSERA_REMOTE_TOKEN)"}), 401
         if (request.content_length or 0) > MAX_CONTENT_REQUEST:
             abort(413)
         given = request.get_json(silent=True)

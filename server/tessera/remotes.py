@@ -68,9 +68,10 @@ class _Remote:
 class Remotes:
     """The remote fragments of one app: their cached manifests and their content fetches."""
 
-    def __init__(self, remotes: Mapping[str, str], *, timeout: float, ttl: float = 5.0):
+    def __init__(self, remotes: Mapping[str, str], *, timeout: float, ttl: float = 5.0, token: str | None = None):
         self.timeout = timeout
         self.ttl = ttl
+        self._token = token  # sent to every content URL: the services know the request comes from a host
         self.adopt: Callable[[Fragment], bool] = lambda fragment: True
         self._remotes = {name: _Remote(name, url) for name, url in remotes.items()}
         self._lock = threading.Lock()
@@ -186,8 +187,10 @@ class Remotes:
         left = deadline - time.monotonic()
         if left <= 0:
             raise RemoteFailure("timeout", f"no time left within {self.timeout} s")
-        request = urllib.request.Request(fragment.content, data=body, method="POST", headers={
-            "Content-Type": "application/json", "Accept": "text/html", "User-Agent": USER_AGENT})
+        headers = {"Content-Type": "application/json", "Accept": "text/html", "User-Agent": USER_AGENT}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        request = urllib.request.Request(fragment.content, data=body, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=left) as answer:
                 html = _read(answer, MAX_CONTENT_BYTES, deadline).decode("utf-8", errors="replace")
