@@ -484,3 +484,22 @@ def _serve_wsgi(app):
     server = make_server("127.0.0.1", 0, app, server_class=Threaded, handler_class=Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def test_a_hung_fragment_under_load_does_not_starve_the_healthy_ones(plain):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tessera.testing.server import TesseraServer
+
+    hung, healthy = plain("hung", delay=5), plain("healthy", delay=0.05)
+    options = ["--remote", f"hung={hung.manifest_url}", "--remote", f"healthy={healthy.manifest_url}"]
+    with TesseraServer(REMOTE / "host", options=options, env={"TESSERA_FRAGMENT_TIMEOUT": "1"}) as server:
+        def page(_):
+            with urllib.request.urlopen(server.url + "/", timeout=20) as answer:
+                return answer.read().decode()
+
+        with ThreadPoolExecutor(max_workers=100) as clients:
+            pages = list(clients.map(page, range(100)))  # 100 pages at once: 100 fetches hang for the timeout
+    states = [element(html, "healthy")[0].get("data-error", "loading") for html in pages]
+    assert states == ["loading"] * 100, states
+    assert all(element(html, "hung")[0]["data-error"] == "timeout" for html in pages)

@@ -42,7 +42,8 @@ log = logging.getLogger("tessera.remotes")
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_CONTENT_BYTES = 4 << 20
 DIGEST_HEADER = "Tessera-Fragment-Digest"
-WORKERS = 64  # fetches in flight per app; under gevent they are greenlets
+WORKERS = 64  # fetches in flight per app on threads
+GREENLETS = 2048  # under gevent they are greenlets: enough that pages queue behind a hung fragment only at ~2,000 fetches
 USER_AGENT = "tessera-host"
 
 
@@ -75,7 +76,8 @@ class Remotes:
         self.adopt: Callable[[Fragment], bool] = lambda fragment: True
         self._remotes = {name: _Remote(name, url) for name, url in remotes.items()}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="tessera-remote")
+        self._pool = ThreadPoolExecutor(max_workers=GREENLETS if _patched() else WORKERS,
+                                        thread_name_prefix="tessera-remote")
 
     def __bool__(self) -> bool:
         return bool(self._remotes)
@@ -242,6 +244,15 @@ def _read(answer: Any, limit: int, deadline: float | None = None) -> bytes:
             raise TimeoutError
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _patched() -> bool:
+    """Whether gevent patched threading (tessera run, gunicorn's gevent worker): threads are greenlets."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("threading")
 
 
 def _reason(error: BaseException) -> str:
