@@ -293,6 +293,14 @@ def test_a_new_version_is_revalidated_by_etag_and_picked_up_without_a_restart(ho
                                               "version": "1.1.0"}
 
 
+def test_a_new_version_from_a_server_without_etags_is_picked_up_too(host, plain):
+    remote = plain("ratings")
+    remote.etags = False
+    client = host({"ratings": remote.manifest_url}, ttl=0.05)
+    remote.version = "1.1.0"
+    wait_for(lambda: element(client.get("/").get_data(as_text=True), "ratings")[0]["data-version"] == "1.1.0")
+
+
 def test_content_of_another_version_than_the_manifest_is_never_mixed_in(host, plain):
     remote = plain("ratings")
     client = host({"ratings": remote.manifest_url}, ttl=60)

@@ -76,6 +76,7 @@ class Remotes:
         self.adopt: Callable[[Fragment], bool] = lambda fragment: True
         self._remotes = {name: _Remote(name, url) for name, url in remotes.items()}
         self._lock = threading.Lock()
+        self._adopting = threading.Lock()  # one adopt() at a time: each builds on the registry the last left
         self._pool = ThreadPoolExecutor(max_workers=GREENLETS if _patched() else WORKERS,
                                         thread_name_prefix="tessera-remote")
 
@@ -134,10 +135,12 @@ class Remotes:
     def _revalidate(self, remote: _Remote) -> None:
         try:
             fetched = self._fetch_manifest(remote, self.timeout)
-            if fetched is None or fetched[1] == remote.refused:
+            if fetched is None or (remote.refused is not None and fetched[1] == remote.refused):
                 return
             fragment, etag = fetched
-            if fragment == remote.fragment or self.adopt(fragment):
+            with self._adopting:
+                adopted = fragment == remote.fragment or self.adopt(fragment)
+            if adopted:
                 if fragment != remote.fragment:
                     log.info("remote fragment %s: version %s (digest %s) adopted from %s", remote.name,
                              fragment.version, fragment.digest, remote.url)
