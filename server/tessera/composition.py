@@ -172,26 +172,15 @@ class Composer:
 
     def stream(self, path: str, user: str | None, position: dict[str, Any] | None = None,
                nonce: str = "") -> tuple[str, Iterator[str] | None]:
-        """The page at ``path``: its first part, and the parts still to come (None when none is). Remote fragments' content is fetched in parallel while
-        the local ones render; those not arrived by then are placeholders in the first part (the
-        whole shell, but for its closing ``</body>``), then each fills its slot as it arrives
-        (a ``<template>`` and a nonce'd script moving it), its fallback at the timeout."""
-        registry = self.registry
-        fragments = [f for f in registry.fragments if route_matches(f.routes, path)]
+        """The page at ``path``: its first part, and the parts still to come (None when none is).
+
+        Remote fragments' content is fetched in parallel while the local ones render; those not
+        arrived by then are placeholders in the first part (the whole shell but its closing
+        ``</body>``), then each fills its slot as it arrives (a ``<template>`` and a nonce'd
+        script moving it), or shows its fallback at the timeout."""
+        fragments = [f for f in self.registry.fragments if route_matches(f.routes, path)]
         remote = [f for f in fragments if f.url]
-        pending: dict[str, Future] = {}
-        remote_props: dict[str, dict[str, Any] | Exception] = {}
-        deadline = 0.0
-        if remote and self.remotes is not None:
-            self.remotes.revalidate_due()
-            for fragment in remote:
-                try:
-                    remote_props[fragment.name] = self._props(fragment)
-                except Exception as error:
-                    remote_props[fragment.name] = error
-            deadline = time.monotonic() + self.remotes.timeout
-            pending = self.remotes.fetch([f for f in remote if not isinstance(remote_props[f.name], Exception)],
-                                         user=user, path=path, props=remote_props)
+        remote_props, pending, deadline = self._start_remotes(remote, user, path)
         rendered = {f.name: self._fragment(f, path, user) for f in fragments if not f.url}
         late = []
         for fragment in remote:
@@ -224,12 +213,28 @@ class Composer:
         end = len(html) if end < 0 else end
         return html[:end], self._fills(late, pending, remote_props, deadline, nonce, html[end:])
 
+    def _start_remotes(self, remote: list[Fragment], user: str | None, path: str
+                       ) -> tuple[dict[str, dict[str, Any] | Exception], dict[str, Future], float]:
+        """Start fetching ``remote`` fragments' content: their props (or the error computing
+        them), the fetches under way, and when the page stops waiting for them."""
+        props: dict[str, dict[str, Any] | Exception] = {}
+        if not remote or self.remotes is None:
+            return props, {}, 0.0
+        self.remotes.revalidate_due()
+        for fragment in remote:
+            try:
+                props[fragment.name] = self._props(fragment)
+            except Exception as error:
+                props[fragment.name] = error
+        deadline = time.monotonic() + self.remotes.timeout
+        fetched = [f for f in remote if not isinstance(props[f.name], Exception)]
+        return props, self.remotes.fetch(fetched, user=user, path=path, props=props), deadline
+
     def _fills(self, late: list[Fragment], pending: dict[str, Future], props: dict[str, Any], deadline: float,
                nonce: str, end: str) -> Iterator[str]:
         """Each late fragment's content as it arrives (its fallback at ``deadline``), then ``end``."""
-        remote_props = props
         for fragment in self._arrivals(late, pending, deadline):
-            element = self._remote(fragment, remote_props[fragment.name], pending[fragment.name])
+            element = self._remote(fragment, props[fragment.name], pending[fragment.name])
             yield Markup('<template data-tessera-fill="{}"{}>{}</template><script nonce="{}">{}</script>\n').format(
                 fragment.name, element.attributes, element.inner, nonce, Markup(FILL_SCRIPT))
         yield end
