@@ -4,8 +4,9 @@ See ``docs/protocol.md`` for the frames and the connection's states. ``parse`` t
 received text into a checked frame or raises FrameError with the code the page gets.
 
 JSON here is RFC 8259 JSON, both ways: ``loads`` refuses ``NaN``, ``Infinity`` and numbers too
-large for a float (which Python's json would read as infinity), and ``encode`` never writes them
-(browsers' ``JSON.parse`` would reject the frame). The HTTP endpoint reads bodies with ``loads`` too.
+large for a float (which Python's json would read as infinity, or as an integer that browsers
+read as Infinity), and ``encode`` never writes NaN or Infinity (browsers' ``JSON.parse`` would
+reject the frame). The HTTP endpoint reads bodies with ``loads`` too.
 """
 
 from __future__ import annotations
@@ -65,13 +66,17 @@ def parse(text: str | bytes, *, max_bytes: int) -> dict[str, Any]:
         raise FrameError("bad_frame", "a frame must be a JSON object")
     kind = frame.get("type")
     if not isinstance(kind, str) or kind not in CLIENT_FRAMES:
-        raise FrameError("bad_frame", f"unknown frame type {kind!r}; expected one of {', '.join(CLIENT_FRAMES)}")
+        raise FrameError("bad_frame", f"unknown frame type {_shown(kind)}; expected one of {', '.join(CLIENT_FRAMES)}")
+    event = frame.get("event")
+    event_id = _short(event.get("id")) if isinstance(event, dict) else None
+    rid = _short(frame.get("rid")) if kind == "request" else None  # a request's refusal is a reply, when it can be
     for member, expected in CLIENT_FRAMES[kind].items():
         if not isinstance(frame.get(member), expected):
-            event_id = frame.get("event", {}).get("id") if isinstance(frame.get("event"), dict) else None
-            raise FrameError("bad_frame", f'"{kind}" frame needs "{member}" of type {expected.__name__}', event_id)
+            raise FrameError("bad_frame", f'"{kind}" frame needs "{member}" of type {expected.__name__}', event_id,
+                             rid=rid)
         if expected is str and len(frame[member]) > MAX_STRING_MEMBER:
-            raise FrameError("bad_frame", f'"{kind}" frame: "{member}" is longer than {MAX_STRING_MEMBER} characters')
+            raise FrameError("bad_frame", f'"{kind}" frame: "{member}" is longer than {MAX_STRING_MEMBER} characters',
+                             event_id, rid=rid)
     if kind in ("subscribe", "unsubscribe"):
         _check_patterns(frame["patterns"])
     if kind == "hello":
@@ -118,12 +123,21 @@ def _short(value: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= MAX_ID_LENGTH else None
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value named in an error, cut to ``limit`` characters: an error never echoes a stranger's
+    frame back whole (and a list or object, however deep, is named by its JSON type)."""
+    if isinstance(value, (list, dict)):
+        return "an array" if isinstance(value, list) else "an object"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def loads(text: str | bytes) -> Any:
     """Read RFC 8259 JSON: ValueError for NaN, Infinity, a number that overflows a float, or bytes
     that are not UTF-8 (RecursionError for nesting too deep)."""
     if isinstance(text, (bytes, bytearray)):
         text = text.decode("utf-8")  # RFC 8259 section 8.1: JSON exchanged between systems is UTF-8
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_finite_int)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -134,6 +148,17 @@ def _finite_float(text: str) -> float:
     number = float(text)
     if math.isinf(number):
         raise ValueError(f"number {text[:40]} is too large")
+    return number
+
+
+def _finite_int(text: str) -> int:
+    """An integer a double can hold: a longer one (10**400) would reach browsers as Infinity."""
+    number = int(text)
+    if len(text) > 308:  # 1.8e308, the largest double, has 309 digits: shorter integers always fit
+        try:
+            float(number)
+        except OverflowError:
+            raise ValueError(f"number {text[:40]}... is too large") from None
     return number
 
 
