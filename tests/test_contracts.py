@@ -285,3 +285,24 @@ def test_schemas_with_defs_anchors_and_their_own_id_load(tmp_path):
                              "m": {"$ref": "https://shop.example/ping#/$defs/n"}, "self": {"$ref": "#"}}}
     fragment(tmp_path / "alpha", "alpha", *ping(schema=schema))
     assert load_fragments(tmp_path)[1] == []
+
+
+@pytest.mark.parametrize(("scope", "call", "problem"), [
+    ("page", 'fragment.bus.publish("demo.ping", {}, user=None)', "declares with scope 'page'"),
+    ("user", 'fragment.bus.publish("demo.ping", {})', "declares with scope 'user', so it needs user="),
+    ("user", 'fragment.bus.publish("demo.ping", {}, user=None)', "declares with scope 'user', so it needs user="),
+    ("user", 'fragment.bus.publish("demo.ping", {}, user=event.user)', None),
+    ("user", 'fragment.bus.publish("demo.ping", {}, **where)', None),
+    ("global", 'fragment.bus.publish("demo.ping", {})', None),
+])
+def test_server_code_publishes_only_what_admission_would_accept(tmp_path, scope, call, problem):
+    fragment(tmp_path / "alpha", "alpha", *ping(scope=scope))
+    code = f"def setup(fragment):\n    @fragment.bus.subscribe('x.y')\n    def on(event, where={{}}):\n        {call}\n"
+    fragment(tmp_path / "shop", "shop", 'server = "server.py"\n', {"server.py": code})
+    problems = load_fragments(tmp_path)[1]
+    if problem is None:
+        assert problems == []
+    else:
+        assert [p.field for p in problems] == ["server"], problems
+        assert problems[0].message.startswith(f"server.py line 4 publishes 'demo.ping', which "
+                                              f"{tmp_path / 'alpha' / 'fragment.toml'} {problem}"), problems[0].message

@@ -20,7 +20,7 @@ DEFAULT_SLOTS = ("header", "main", "aside", "footer")
 def problems(fragments: Sequence[Fragment]) -> list[ManifestError]:
     """Every breach of the contract between ``fragments``, in the order they are listed."""
     return unique_names(fragments) + producers_agree(fragments) + subscriptions_heard(fragments) + \
-        requests_answered(fragments)
+        requests_answered(fragments) + server_code_publishes_allowed(fragments)
 
 
 def unique_names(fragments: Sequence[Fragment]) -> list[ManifestError]:
@@ -89,6 +89,27 @@ def requests_answered(fragments: Sequence[Fragment]) -> list[ManifestError]:
                           'from = "backend" to it if your app\'s own Python (@tessera.bus.respond) answers it')
             for fragment in fragments for topic in fragment.requests
             if topic not in fragment.from_backend and topic not in answered]
+
+
+def server_code_publishes_allowed(fragments: Sequence[Fragment]) -> list[ManifestError]:
+    """What a fragment's server.py publishes, admission would accept: not a topic declared ``page``
+    (it never leaves a page), and a topic declared ``user`` only with ``user=`` (whose pages)."""
+    declared = {topic: (f, p.scope) for f in reversed(fragments) for topic, p in f.publishes.items()}
+    found = []
+    for fragment in fragments:
+        for use in (u for u in (fragment.server_code.uses if fragment.server_code else ()) if u.call == "publish"):
+            owner, scope = declared.get(use.topic, (None, None))
+            where = f"{fragment.server} line {use.line} publishes {use.topic!r}, which {owner and owner.manifest_path}"
+            if scope == "page":
+                found.append(ManifestError(fragment.manifest_path, "server",
+                                           f"{where} declares with scope 'page' (it never leaves a page), so "
+                                           "publishing it from Python is refused; publish another topic, or "
+                                           "declare it user or global"))
+            elif scope == "user" and use.user != "given":
+                found.append(ManifestError(fragment.manifest_path, "server",
+                                           f"{where} declares with scope 'user', so it needs user=: say whose "
+                                           "pages get it (e.g. user=event.user), or declare it global"))
+    return found
 
 
 def notes(fragments: Sequence[Fragment]) -> list[str]:

@@ -30,6 +30,7 @@ class Use:
     call: str
     topic: str
     line: int
+    user: str = "absent"  # publish only: the ``user=`` argument is "absent", "none" (None) or "given"
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,18 @@ def scan(path: Path) -> ServerCode:
         argument = node.args[0] if node.args else next(
             (k.value for k in node.keywords if k.arg in TOPIC_KEYWORDS), None)
         if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
-            uses.append(Use(call, argument.value, node.lineno))
+            uses.append(Use(call, argument.value, node.lineno, _user(node)))
         else:
             dynamic.append(Use(call, "", node.lineno))
     order = lambda use: (use.line, use.call, use.topic)  # noqa: E731
     return ServerCode(path, tuple(sorted(uses, key=order)), tuple(sorted(dynamic, key=order)))
+
+
+def _user(node: ast.Call) -> str:
+    value = next((k.value for k in node.keywords if k.arg == "user"), None)
+    if value is None:
+        return "given" if any(k.arg is None for k in node.keywords) else "absent"  # **kwargs: cannot tell
+    return "none" if isinstance(value, ast.Constant) and value.value is None else "given"
 
 
 def _is_bus_call(func: ast.expr) -> bool:
