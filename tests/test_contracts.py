@@ -157,6 +157,16 @@ def test_contract_rules_take_fragments_wherever_they_came_from():
     ]
 
 
+def test_schemas_must_resolve_inside_themselves_wherever_the_fragment_came_from():
+    fragments = [remote("alpha", demo_ping=Publication("demo.ping", "user", {"items": {"$ref": "item.json"}})),
+                 remote("beta", demo_pong=Publication("demo.pong", "user",
+                                                      {"$schema": "http://json-schema.org/draft-04/schema#"}))]
+    assert [(p.path, p.field, p.message.split(":")[1].strip()[:20]) for p in contracts.problems(fragments)] == [
+        ("/remote/alpha/fragment.toml", "publishes.demo.ping.schema", "$ref 'item.json' poi"),
+        ("/remote/beta/fragment.toml", "publishes.demo.pong.schema", "it declares $schema "),
+    ]
+
+
 def test_a_topic_declared_with_no_schema_and_with_one_disagrees():
     fragments = [remote("alpha", demo_ping=Publication("demo.ping", "user")),
                  remote("beta", demo_ping=Publication("demo.ping", "user", {"type": "object"}))]

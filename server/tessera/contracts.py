@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from .manifest import Fragment, ManifestError
+from .manifest import Fragment, ManifestError, other_dialect, unresolved_ref
 from .topics import matches
 
 DEFAULT_SLOTS = ("header", "main", "aside", "footer")
@@ -19,8 +19,8 @@ DEFAULT_SLOTS = ("header", "main", "aside", "footer")
 
 def problems(fragments: Sequence[Fragment]) -> list[ManifestError]:
     """Every breach of the contract between ``fragments``, in the order they are listed."""
-    return unique_names(fragments) + producers_agree(fragments) + subscriptions_heard(fragments) + \
-        requests_answered(fragments) + server_code_publishes_allowed(fragments)
+    return unique_names(fragments) + schemas_self_contained(fragments) + producers_agree(fragments) + \
+        subscriptions_heard(fragments) + requests_answered(fragments) + server_code_publishes_allowed(fragments)
 
 
 def unique_names(fragments: Sequence[Fragment]) -> list[ManifestError]:
@@ -33,6 +33,15 @@ def unique_names(fragments: Sequence[Fragment]) -> list[ManifestError]:
                                        f"{fragment.name!r} is already used by {other.manifest_path}; "
                                        "names must be unique"))
     return found
+
+
+def schemas_self_contained(fragments: Sequence[Fragment]) -> list[ManifestError]:
+    """Every schema is 2020-12 and its ``$ref``s resolve inside it, however the fragment was loaded
+    (a local fragment.toml refuses such a schema as it loads; a remote manifest carries it inline)."""
+    return [ManifestError(f.manifest_path, f"publishes.{topic}.schema",
+                          f"is not a valid JSON Schema (2020-12): {problem}")
+            for f in fragments for topic, p in f.publishes.items()
+            if p.schema is not None and (problem := other_dialect(p.schema) or unresolved_ref(p.schema))]
 
 
 def producers_agree(fragments: Sequence[Fragment]) -> list[ManifestError]:
