@@ -136,6 +136,15 @@ def test_waiting_for_what_never_comes_fails_with_what_was_seen(tessera_open, tes
 
 
 @pytest.mark.browser
+def test_the_recorder_listens_to_the_server_a_page_was_opened_on(tessera_server_factory, tessera_open,
+                                                                tessera_events):
+    server = tessera_server_factory(ROOT / "tests" / "fixtures" / "shop")
+    page = tessera_open("/", base=server.url)
+    page.evaluate("window.alphaBus.publish('demo.shout', {n: 6})")
+    assert tessera_events.wait_for("demo.shout", where="server")["data"] == {"n": 6}
+
+
+@pytest.mark.browser
 def test_a_pytest_playwright_page_is_recorded_once_attached(page, tessera_server, tessera_events):
     tessera_events.attach(page, base=tessera_server.url)
     page.goto(tessera_server.url + "/")
