@@ -121,6 +121,9 @@ def server_code_publishes_allowed(fragments: Sequence[Fragment]) -> list[Manifes
     return found
 
 
+USED_BY = {"publish": "subscribes to", "respond": "requests"}
+
+
 def notes(fragments: Sequence[Fragment]) -> list[str]:
     """Worth knowing, never a reason to refuse: topics nothing hears, server code check cannot read,
     slots the default shell lacks."""
@@ -133,8 +136,8 @@ def notes(fragments: Sequence[Fragment]) -> list[str]:
                "(your app's Python or other backends may)"
                for name, topic in published if not any(matches(p, topic) for p in patterns)]
     unread = [f"{f.name}/{f.server} line {use.line}: bus.{use.call} of a topic computed at run time, which "
-              "check cannot see; declare what it serves with from = \"backend\" where it is used"
-              for f in fragments if f.server_code for use in f.server_code.dynamic]
+              f"check cannot see; where a fragment {USED_BY[use.call]} it, declare it there with from = \"backend\""
+              for f in fragments if f.server_code for use in f.server_code.dynamic if use.call in USED_BY]
     slots = [f"{f.name} is in slot {f.slot!r}, which the default shell does not have "
              f"({', '.join(DEFAULT_SLOTS)}); it shows only with a --shell that places it"
              for f in fragments if f.slot not in DEFAULT_SLOTS]
