@@ -188,3 +188,30 @@ def test_a_new_version_is_picked_up_live_with_new_asset_urls(services, tessera_s
     assert page.inner_text("[data-test=reviews-title]").startswith("Reviews v1.1.0")
     assert page.evaluate("window.reviewsCtx.url") != old_url
     assert states(page) == {"board": "mounted", "reviews": "mounted"}
+
+
+def test_the_browser_shows_the_shell_before_a_slow_fragment_which_then_fills_its_slot(
+        plain, tessera_server_factory, tessera_browser):
+    from tessera.testing.plugin import csp_safe_waits
+
+    slow = plain("ratings", delay=1.5)
+    server = host(tessera_server_factory, ("ratings", slow.manifest_url), env={"TESSERA_FRAGMENT_TIMEOUT": "5"})
+    context = tessera_browser.new_context()
+    try:
+        page = context.new_page()
+        csp_safe_waits(page)
+        started = time.monotonic()
+        page.goto(server.url + "/", wait_until="commit")
+        page.wait_for_selector("[data-test=board-title]", state="attached")
+        shell_shown = time.monotonic() - started
+        assert page.get_attribute("tessera-fragment[name=ratings]", "data-pending") == ""  # still on its way
+        page.wait_for_function("window.tessera && window.tessera.ready", timeout=15000)
+        page.evaluate("window.tessera.ready")
+        settled = time.monotonic() - started
+        assert shell_shown < settled / 2, (shell_shown, settled)
+        assert states(page) == {"board": "mounted", "ratings": "mounted"}
+        assert page.get_attribute("tessera-fragment[name=ratings]", "data-pending") is None
+        assert "ratings 1.0.0 for anon-" in page.inner_text("[data-test=ratings-content]")
+        assert page.evaluate("document.querySelectorAll('template[data-tessera-fill], body > script:not([src]):not([type])').length") == 0
+    finally:
+        context.close()
