@@ -253,6 +253,22 @@ def new(name: str, frontends: Path) -> None:
     click.echo(f"restart `tessera run` to see {name} in the page")
 
 
+@main.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@FRONTENDS_OPTION
+@click.option("--out", default="dist", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the builds are written to, as OUT/<name>/<version>/.")
+def build(names: tuple[str, ...], frontends: Path, out: Path) -> None:
+    """Build fragments NAME... (default: all) into OUT/<name>/<version>/ with content-hashed file names."""
+    from .build import BuildError, build_all
+
+    try:
+        for built in build_all(frontends, names, out):
+            click.echo(f"built {built.name} {built.version} -> {built.folder} ({len(built.files)} files)")
+    except (BuildError, ManifestError) as error:
+        raise UserError(str(error)) from None
+
+
 @main.group()
 def fragment() -> None:
     """Work with one fragment on its own."""

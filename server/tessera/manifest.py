@@ -34,8 +34,10 @@ SEMVER = re.compile(
 )
 KNOWN_KEYS = {
     "name", "version", "slot", "entry", "styles", "template", "fallback", "routes",
-    "publishes", "subscribes", "requests", "responds", "server", "static",
+    "publishes", "subscribes", "requests", "responds", "server", "static", "build",
 }
+BUILD_KEYS = {"command", "output", "timeout"}
+DEFAULT_BUILD_TIMEOUT = 600.0  # seconds a [build] command may take
 BACKEND = "backend"  # `from = "backend"`: published (or answered) by code no manifest or server.py shows
 DEFAULT_FALLBACK = "<p>This part of the page is unavailable.</p>"
 
@@ -58,6 +60,15 @@ class Publication:
     topic: str
     scope: str
     schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    """A fragment's own build (``[build]`` in fragment.toml), run by ``tessera build`` in its folder."""
+
+    command: str
+    output: str  # the folder it writes, relative to the fragment's; entry and styles under it are its output
+    timeout: float = DEFAULT_BUILD_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,7 @@ class Fragment:
     server_code: ServerCode | None = None  # what server.py's source publishes, subscribes to, answers
     url: str | None = None  # a remote fragment: the URL of its manifest.json (docs/remote-fragments.md)
     content: str | None = None  # a remote fragment: the URL its server-rendered content is POSTed from
+    build: BuildStep | None = None  # its own build command ([build]), run by ``tessera build``
 
     @property
     def manifest_path(self) -> Path | str:
@@ -98,8 +110,9 @@ class Fragment:
         return f"/_tessera/fragments/{self.name}/{self.digest}/{path}"
 
 
-def load_fragment(root: Path) -> Fragment:
-    """Load and validate ``root/fragment.toml``."""
+def load_fragment(root: Path, *, before_build: bool = False) -> Fragment:
+    """Load and validate ``root/fragment.toml``; ``before_build``: the files its ``[build]`` makes
+    (entry and styles under its output folder) need not exist yet."""
     path = root / MANIFEST
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -107,16 +120,18 @@ def load_fragment(root: Path) -> Fragment:
         raise ManifestError(path, None, "does not exist; every fragment folder needs one") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ManifestError(path, None, f"is not valid TOML: {error}") from None
-    return _Reader(path, raw).fragment()
+    return _Reader(path, raw, before_build=before_build).fragment()
 
 
 class _Reader:
     """Reads one parsed manifest, field by field, raising ManifestError on the first problem."""
 
-    def __init__(self, path: Path, raw: dict[str, Any]):
+    def __init__(self, path: Path, raw: dict[str, Any], *, before_build: bool = False):
         self.path = path
         self.root = path.parent
         self.raw = raw
+        self.before_build = before_build
+        self.build_step: BuildStep | None = None
 
     def fail(self, field_name: str, message: str) -> ManifestError:
         return ManifestError(self.path, field_name, message)
@@ -134,6 +149,7 @@ class _Reader:
         slot = self.string("slot", required=True)
         if not SLOT.fullmatch(slot):
             raise self.fail("slot", f"must match [a-z][a-z0-9-]* (e.g. header, main, aside, footer), got {slot!r}")
+        self.build_step = self.build() if "build" in self.raw else None
         template = self.file("template") if "template" in self.raw else None
         subscribes, requests = self.subscribes(), self.requests()
         server = self.file("server") if "server" in self.raw else None
@@ -158,6 +174,7 @@ class _Reader:
             server_code=self.server_code(server) if server else None,
             static=self.folder("static") if "static" in self.raw else None,
             digest=digest(self.root),
+            build=self.build_step,
         )
 
     def string(self, key: str, *, required: bool = False) -> str:
@@ -178,8 +195,34 @@ class _Reader:
         if not target.is_relative_to(self.root.resolve()):
             raise self.fail(key, f"{relative!r} points outside the fragment folder")
         if not target.is_file():
+            made = self.build_step is not None and target.is_relative_to((self.root / self.build_step.output).resolve())
+            if made and self.before_build:
+                return target.relative_to(self.root.resolve()).as_posix()
+            if made:
+                raise self.fail(key, f"file {relative!r} does not exist in {self.root}; its [build] command makes "
+                                     f"it: run `tessera build {self.raw.get('name', '')}`")
             raise self.fail(key, f"file {relative!r} does not exist in {self.root}")
         return target.relative_to(self.root.resolve()).as_posix()
+
+    def build(self) -> BuildStep:
+        table = self.raw["build"]
+        if not isinstance(table, dict):
+            raise self.fail("build", 'must be a table, like [build] command = "npm ci && npm run build"')
+        unknown = sorted(set(table) - BUILD_KEYS)
+        if unknown:
+            raise self.fail(f"build.{unknown[0]}", f"is not a known field (known: {', '.join(sorted(BUILD_KEYS))})")
+        command = table.get("command")
+        if not isinstance(command, str) or not command.strip():
+            raise self.fail("build.command", f"must be a non-empty shell command, got {command!r}")
+        output = table.get("output", ".")
+        if not isinstance(output, str) or not output:
+            raise self.fail("build.output", f"must be a folder path, got {output!r}")
+        if not (self.root / output).resolve().is_relative_to(self.root.resolve()):
+            raise self.fail("build.output", f"{output!r} points outside the fragment folder")
+        timeout = table.get("timeout", DEFAULT_BUILD_TIMEOUT)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise self.fail("build.timeout", f"must be a positive number of seconds, got {timeout!r}")
+        return BuildStep(command=command, output=output, timeout=float(timeout))
 
     def folder(self, key: str) -> str:
         relative = self.string(key)
@@ -459,4 +502,4 @@ def digest(root: Path) -> str:
 
 def _ignored(path: Path, root: Path) -> bool:
     parts = path.relative_to(root).parts
-    return any(part.startswith(".") or part == "__pycache__" for part in parts)
+    return any(part.startswith(".") or part in ("__pycache__", "node_modules") for part in parts)

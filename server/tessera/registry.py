@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import contracts
+from .build import newest_version
 from .manifest import MANIFEST, Fragment, ManifestError, Publication, load_fragment
 
 
@@ -55,13 +56,16 @@ def load_fragments(folder: Path | str, remotes: Sequence[Fragment] = ()) -> tupl
 
 
 def read_folder(folder: Path) -> tuple[list[Fragment], list[ManifestError]]:
-    """Every ``<folder>/*/fragment.toml`` in name order: the fragments that load, the problems of those that do not."""
+    """Every ``<folder>/*/fragment.toml`` in name order (or, in a ``tessera build`` output, each name's
+    newest ``<folder>/*/<version>/fragment.toml``): the fragments that load, the problems of those that do not."""
     if not folder.is_dir():
         raise ManifestError(folder, None, "is not a folder of fragments; pass --frontends DIR or create it")
     fragments, problems = [], []
     for child in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         if not (child / MANIFEST).exists():
-            continue
+            child = newest_version(child)  # a `tessera build` output: <name>/<version>/fragment.toml
+            if child is None:
+                continue
         try:
             fragments.append(load_fragment(child))
         except ManifestError as error:
