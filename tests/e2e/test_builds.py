@@ -71,3 +71,42 @@ def test_a_built_fragment_served_as_its_own_service_is_composed_and_mounted(
     finally:
         service.stop()
         service.log.close()
+
+
+ROOT = FIXTURES.parent.parent
+BREW_TIMER = ROOT / "remotes" / "brew-timer"
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="the brew timer's build command needs npm")
+def test_the_preact_brew_timer_is_built_with_its_own_command_served_on_its_own_and_talks_on_the_bus(
+        tmp_path, tessera_server_factory, tessera_open):
+    """remotes/brew-timer: Preact and esbuild from npm (npm ci, package-lock.json), bundled by its
+    [build] command, served by `tessera fragment serve`, composed into the demo shop with --remote."""
+    source = tmp_path / "remotes" / "brew-timer"
+    shutil.copytree(BREW_TIMER, source, ignore=shutil.ignore_patterns("node_modules", "build"))
+    done = subprocess.run([sys.executable, "-m", "tessera", "build", "brew-timer", "--frontends", str(source.parent),
+                           "--out", str(tmp_path / "dist")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    service = FragmentService(tmp_path / "dist" / "brew-timer" / "1.0.0").start()
+    try:
+        server = tessera_server_factory(ROOT / "frontends", options=["--remote", f"brew-timer={service.manifest_url}"])
+        page = tessera_open(server.url + "/")
+        assert states(page)["brew-timer"] == "mounted", page.tessera_console
+        timer = page.locator("tessera-fragment[name=brew-timer]")
+        assert timer.locator("[data-test=brew-clock]").inner_text() == "3:30"  # rendered by Preact
+        # another fragment's event reaches the Preact component through ctx.bus
+        page.locator("tessera-fragment[name=catalog] [data-action=add][data-sku=col-huila]").click()
+        page.wait_for_function("document.querySelector('[data-test=brew-coffee]').textContent.startsWith('Brew your ')")
+        timer.get_by_role("button", name="espresso").click()
+        assert timer.locator("[data-test=brew-clock]").inner_text() == "0:28"
+        # and the component publishes on the page's bus, as the fragment
+        started = page.evaluate("""new Promise((resolve) => {
+            window.tessera.bus.subscribe('brew.started', (event) => resolve(event));
+            document.querySelector('[data-test=brew-start]').click();
+        })""")
+        assert started["source"] == "/fragments/brew-timer"
+        assert started["data"] == {"method": "espresso", "coffee": started["data"]["coffee"], "seconds": 28}
+        assert started["data"]["coffee"] in timer.locator("[data-test=brew-coffee]").inner_text()
+    finally:
+        service.stop()
+        service.log.close()
