@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from flask import Flask
@@ -156,14 +157,20 @@ def test_a_build_command_that_does_not_make_the_entry_is_a_manifest_error(fronte
     toml.write_text(toml.read_text().replace("python3 bundle.py", "mkdir -p build"))
     done = tessera("build", "bundled", "--frontends", str(frontends), "--out", str(tmp_path / "dist"))
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert str(toml) in done.stderr and 'field "entry"' in done.stderr and "build/index.js" in done.stderr
+    assert str(toml) in done.stderr and 'field "entry"' in done.stderr and "'build/index.js'" in done.stderr
+    assert "the build command 'mkdir -p build' did not make it" in done.stderr
 
 
 def test_a_build_command_that_runs_too_long_is_stopped(frontends, tmp_path):
     toml = frontends / "bundled/fragment.toml"
-    toml.write_text(toml.read_text().replace("python3 bundle.py", "sleep 30").replace("timeout = 30", "timeout = 0.5"))
+    # a command that forks (as npm does): its children are stopped too, or their open output would hold the build
+    toml.write_text(toml.read_text().replace("python3 bundle.py", "echo waiting; sleep 30; echo done")
+                    .replace("timeout = 30", "timeout = 0.5"))
+    started = time.monotonic()
     done = tessera("build", "bundled", "--frontends", str(frontends), "--out", str(tmp_path / "dist"))
-    assert done.returncode == 2 and "within 0.5 s" in done.stderr.strip().splitlines()[-1]
+    assert time.monotonic() - started < 20
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[0] == "waiting"
+    assert "within 0.5 s" in done.stderr.strip().splitlines()[-1]
 
 
 def test_an_unbuilt_fragment_says_to_build_it(frontends):

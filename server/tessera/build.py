@@ -24,7 +24,9 @@ import hashlib
 import json
 import posixpath
 import re
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, meta, select_autoescape
+from jinja2 import Environment, FileSystemLoader, TemplateNotFound, TemplateSyntaxError, meta, select_autoescape
 
 from . import assets
 from .manifest import MANIFEST, SEMVER, Fragment, ManifestError, load_fragment
@@ -72,7 +74,15 @@ def build_fragment(folder: Path, out: Path) -> Built:
     declared = load_fragment(folder, before_build=True)
     if declared.build is not None:
         run_command(declared)
-    fragment = load_fragment(folder)  # now its entry and styles must exist
+    try:
+        fragment = load_fragment(folder)  # now its entry and styles must exist
+    except ManifestError as error:
+        if declared.build is None or error.field not in ("entry", "styles"):
+            raise
+        missing = error.message.split(";")[0]
+        raise ManifestError(error.path, error.field, f"{missing}: the build command {declared.build.command!r} "
+                                                     f"did not make it (it must write it under {declared.build.output!r})"
+                            ) from None
     env = Environment(loader=FileSystemLoader(str(fragment.root)), autoescape=select_autoescape(default=True))
     public = assets.fragment_files(fragment, env)
     names = hashed_names(public)
@@ -106,18 +116,26 @@ def run_command(fragment: Fragment) -> None:
     step = fragment.build
     assert step is not None
     where = f"{fragment.root / MANIFEST}: fragment {fragment.name!r}: build command {step.command!r}"
+    # its own session: on timeout the whole process group goes (npm's children too), not only the shell
+    process = subprocess.Popen(step.command, shell=True, cwd=fragment.root, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        done = subprocess.run(step.command, shell=True, cwd=fragment.root, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=step.timeout)
-    except subprocess.TimeoutExpired as error:
-        _show(error.output)
+        output, _ = process.communicate(timeout=step.timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        _show(output)
         raise BuildError(f"{where} did not finish within {step.timeout:g} s ([build] timeout)") from None
-    if done.returncode != 0:
-        _show(done.stdout)
-        raise BuildError(f"{where} failed with exit status {done.returncode} (its output is above)")
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    if process.returncode != 0:
+        _show(output)
+        raise BuildError(f"{where} failed with exit status {process.returncode} (its output is above)")
     output = (fragment.root / step.output).resolve()
     if not output.is_dir():
-        _show(done.stdout)
+        _show(output)
         raise ManifestError(fragment.root / MANIFEST, "build.output",
                             f"folder {step.output!r} was not made by the build command {step.command!r}")
 
@@ -228,8 +246,14 @@ def _templates(env: Environment, name: str) -> list[str]:
         current = pending.pop()
         if current in found or env.loader is None:
             continue
+        try:
+            tree = env.parse(env.loader.get_source(env, current)[0])
+        except TemplateNotFound:  # rendering will say so, with the fragment's fallback
+            continue
+        except TemplateSyntaxError as error:
+            raise BuildError(f"{error.filename or current}: template syntax error line {error.lineno}: "
+                             f"{error.message}") from None
         found.append(current)
-        tree = env.parse(env.loader.get_source(env, current)[0])
         pending += [t for t in meta.find_referenced_templates(tree) if t is not None]
     return found
 
