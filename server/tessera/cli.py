@@ -283,8 +283,12 @@ def fragment() -> None:
 @click.option("--token", envvar="TESSERA_FRAGMENT_TOKEN", metavar="TOKEN",
               help="Answer /content only to hosts bearing it (their TESSERA_REMOTE_TOKEN).")
 def fragment_serve(folder: Path, host: str, port: int, origins: tuple[str, ...], token: str | None) -> None:
-    """Serve the fragment in FOLDER as its own service: /manifest.json, /content, /assets/ (docs/remote-fragments.md)."""
+    """Serve the fragment in FOLDER as its own service: /manifest.json, /content, /assets/ (docs/remote-fragments.md).
+
+    FOLDER may be a build (dist/NAME/VERSION, or dist/NAME for its newest version)."""
     from . import fragment_service
+    from .build import newest_version
+    from .manifest import MANIFEST
     from .config import _is_origin
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -293,6 +297,8 @@ def fragment_serve(folder: Path, host: str, port: int, origins: tuple[str, ...],
             raise UserError(f"--allowed-origin {origin!r} is not an origin; use e.g. https://shop.example")
     if not folder.is_dir():
         raise UserError(f"{folder}: is not a fragment folder (one with a fragment.toml)")
+    if not (folder / MANIFEST).is_file() and (newest := newest_version(folder)) is not None:
+        folder = newest  # `tessera build` output: dist/NAME serves its newest dist/NAME/VERSION
     try:
         check_address(host, port)
         app = fragment_service.create_app(folder, allowed_origins=origins or ("*",), token=token)

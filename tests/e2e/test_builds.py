@@ -57,7 +57,7 @@ def test_a_host_serving_dist_mounts_the_built_fragments_from_hashed_files(dist, 
 
 def test_a_built_fragment_served_as_its_own_service_is_composed_and_mounted(
         dist, tessera_server_factory, tessera_open):
-    service = FragmentService(dist / "bundled" / "0.3.0").start()
+    service = FragmentService(dist / "bundled").start()  # dist/NAME: its newest version, dist/bundled/0.3.0
     try:
         server = tessera_server_factory(REMOTE / "host", options=["--remote", f"bundled={service.manifest_url}"])
         page = tessera_open(server.url + "/")
