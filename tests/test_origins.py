@@ -68,3 +68,12 @@ def test_the_scheme_and_port_of_the_origin_count_and_allowed_ports_are_normalise
     assert upgrade(loopback_server, own, f"https://{own}") == 403
     assert upgrade(loopback_server, own, "http://127.0.0.1:1") == 403
     assert upgrade(loopback_server, own, "https://partner.example") == 101
+
+
+def test_an_apps_own_trusted_hosts_outrank_the_loopback_default():
+    with TesseraServer(app="trusted_app:app", cwd=FIXTURES / "apps") as server:
+        for host, status in (("shop.example", 200), (f"localhost:{server.port}", 400)):  # localhost: not its list
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            connection.request("GET", "/", headers={"Host": host})
+            assert connection.getresponse().status == status, host
+            connection.close()

@@ -285,3 +285,16 @@ def test_a_page_that_pings_without_reading_its_pongs_cannot_grow_server_memory(s
     grown = rss_mib(server) - before
     raw.close()
     assert grown < 24, f"the server grew {grown:.0f} MiB holding pongs for {sent >> 20} MiB of pings"
+
+
+def test_bytes_left_unread_after_a_session_are_not_taken_for_a_request(server, joined):
+    """After a 1009 close the rest of the frame is still in flight: the HTTP server must not parse it."""
+    raw = joined(server, "leftover")
+    try:
+        raw.send_raw(client_frame(TEXT, b"x" * (3 * LIMIT + 4096), mask=bytes(4)))
+    except OSError:
+        pass
+    assert [describe(f) for f in raw.read_to_eof(timeout=5)] == ["close 1009"]
+    sentinel = joined(server, "after-leftover")  # the server goes on; then its log says nothing of it
+    sentinel.close()
+    assert "Invalid HTTP method" not in server.output() and "Traceback" not in server.output()

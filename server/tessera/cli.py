@@ -79,11 +79,10 @@ def run(host, port, frontends, shell, broker, workers, remotes, origins, publish
 
 
 def _loopback_names(host: str) -> tuple[str, ...]:
-    """Serving on loopback, only loopback names are trusted in ``Host`` (so a DNS-rebinding page
-    cannot reach the server under its own name), unless TESSERA_TRUSTED_HOSTS says otherwise."""
-    if "TESSERA_TRUSTED_HOSTS" in os.environ or host not in LOOPBACK:
-        return ()
-    return ("localhost", "127.0.0.1", "::1")
+    """Serving on loopback, only loopback names are trusted in ``Host`` by default (so a DNS-rebinding
+    page cannot reach the server under its own name); TESSERA_TRUSTED_HOSTS, in the environment or
+    the app's config, says otherwise."""
+    return ("localhost", "127.0.0.1", "::1") if host in LOOPBACK else ()
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

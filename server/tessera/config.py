@@ -102,6 +102,7 @@ OPTIONS = {"TESSERA_FRONTENDS": "--frontends", "TESSERA_SHELL": "--shell", "TESS
 ARGUMENT, OPTION, ENVIRONMENT, CONFIG = "argument", "option", "environment", "config"  # sources, strongest first
 
 _command_line: ContextVar[Mapping[str, Any]] = ContextVar("tessera_command_line", default=MappingProxyType({}))
+_command_defaults: ContextVar[Mapping[str, Any]] = ContextVar("tessera_command_defaults", default=MappingProxyType({}))
 
 
 class ConfigError(ValueError):
@@ -117,7 +118,9 @@ def command_line(*, frontends: str | Path | None = None, shell: str | Path | Non
 
     The CLI wraps the import of an ``--app`` module (and the built-in app's creation) in it,
     so options reach the user's ``Tessera(app)`` without writing ``os.environ``. Paths are
-    relative to the current directory, like any command-line path.
+    relative to the current directory, like any command-line path. ``trusted_hosts`` is not an
+    option but a default the command chose (loopback names when it listens on loopback): it
+    ranks below the environment and ``app.config``.
     """
     given = {
         "TESSERA_FRONTENDS": str(Path(frontends).resolve()) if frontends else None,
@@ -126,13 +129,14 @@ def command_line(*, frontends: str | Path | None = None, shell: str | Path | Non
         "TESSERA_ALLOWED_ORIGINS": list(allowed_origins) or None,
         "TESSERA_PUBLISH_TOKEN": publish_token,
         "TESSERA_REMOTES": _remotes(",".join(remotes)) or None,
-        "TESSERA_TRUSTED_HOSTS": list(trusted_hosts) or None,
     }
     token = _command_line.set(MappingProxyType({k: v for k, v in given.items() if v is not None}))
+    chosen = _command_defaults.set(MappingProxyType({"TESSERA_TRUSTED_HOSTS": list(trusted_hosts)} if trusted_hosts else {}))
     try:
         yield
     finally:
         _command_line.reset(token)
+        _command_defaults.reset(chosen)
 
 
 def resolve(config: Mapping[str, Any], environ: Mapping[str, str] | None = None,
@@ -155,7 +159,7 @@ def resolve(config: Mapping[str, Any], environ: Mapping[str, str] | None = None,
                 sources.append((ENVIRONMENT, parse(environ[name])))
             except ValueError:
                 raise ConfigError(f"{name}={environ[name]!r} is not valid: use {valid}") from None
-        sources.append((CONFIG, config.get(name, default)))
+        sources.append((CONFIG, config.get(name, _command_defaults.get().get(name, default))))
         if name in PATHS:
             sources = [(source, _absolute(value, root)) for source, value in sources]
         (source, value), overridden = sources[0], sources[1:-1]

@@ -7,6 +7,7 @@ the WSGI server is told the connection was taken over, so it writes no HTTP resp
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from typing import Any
@@ -101,4 +102,6 @@ class TakenOver(Response):
             raise ConnectionAbortedError("WebSocket session ended")  # Werkzeug drops the connection silently
         if self.server == "gunicorn":
             raise StopIteration  # gunicorn closes the connection without a response
-        return []
+        # gevent's pywsgi closes quietly on a broken pipe, instead of reading what the peer left
+        # unread as the next request
+        raise OSError(errno.EPIPE, "WebSocket session ended")
