@@ -174,3 +174,12 @@ def test_user_must_be_a_non_empty_string_or_none(bus, user):
     with pytest.raises(Refused, match='"user"') as refused:
         bus.publish("order.confirmed", {}, user=user)
     assert refused.value.code == "invalid"
+
+
+def test_python_data_that_browsers_cannot_read_back_is_refused():
+    from tessera.admission import Admission, Refused
+
+    admission = Admission()
+    with pytest.raises(Refused, match="too large"):
+        admission.from_python("demo.big", {"n": 10**400})
+    assert admission.from_python("demo.big", {"n": 10**300}).event.data == {"n": 10**300}

@@ -30,7 +30,7 @@ from jsonschema import Draft202012Validator
 
 from .brokers.base import Envelope, idempotency_key
 from .events import MAX_ID_LENGTH, SPEC_VERSION, Event, EventError, new_id, now_rfc3339
-from .protocol import FrameError
+from .protocol import FrameError, loads
 from .registry import Registry
 from .topics import is_reserved
 
@@ -90,6 +90,7 @@ class Admission:
         if isinstance(data, (bytes, bytearray)):
             body["data_base64"] = base64.b64encode(data).decode("ascii")
         else:
+            _check_json(type, data)
             body["data"] = data
         return self._admit(body, user=user, page=None)
 
@@ -162,3 +163,13 @@ class Admission:
             where = "/".join(str(p) for p in error.absolute_path) or "data"
             raise Refused("invalid", f"{event.type!r} data does not match its schema at {where}: {error.message}",
                           event.id)
+
+
+def _check_json(type: str, data: Any) -> None:
+    """Refused unless ``data`` is RFC 8259 JSON as pages read it back: Python writes integers no
+    double can hold (10**400) and NaN, which browsers would read as Infinity or not at all.
+    (What pages and backends send was already read by ``protocol.loads``.)"""
+    try:
+        loads(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError, RecursionError) as error:
+        raise Refused("invalid", f"data of {type!r} must be JSON (any JSON value): {error}") from None
