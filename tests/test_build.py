@@ -50,9 +50,9 @@ def files(folder):
 def test_copies_exactly_the_allow_list_with_hashed_names(built):
     listed = files(built)
     public = [f for f in listed if f not in ("fragment.toml", "manifest.json", "src/widget.html")]
-    assert len(public) == 5, listed
+    assert len(public) == 6, listed
     for stem, suffix in [("src/index", "js"), ("src/lib/util", "js"), ("src/widget", "css"), ("src/base", "css"),
-                         ("img/logo", "svg")]:
+                         ("img/logo", "svg"), ("public/data", "json")]:
         assert any(re.fullmatch(rf"{stem}\.{HASHED}\.{suffix}", f) for f in public), (stem, listed)
     assert not any("unused" in f for f in listed)  # imported by nothing: not public, not built
 
@@ -74,6 +74,13 @@ def test_the_built_manifest_points_at_the_hashed_files(built):
     assert re.fullmatch(rf"src/index\.{HASHED}\.js", fragment.entry)
     assert re.fullmatch(rf"src/widget\.{HASHED}\.css", fragment.styles[0])
     assert "[build]" not in (built / "fragment.toml").read_text()
+
+
+def test_the_built_manifest_declares_what_the_source_declares(built):
+    source, build = load_fragment(BUILD / "frontends/widget"), load_fragment(built)
+    for field in ("name", "version", "slot", "fallback", "routes", "publishes", "subscribes", "requests", "responds",
+                  "from_backend", "static", "template"):
+        assert getattr(build, field) == getattr(source, field), field
 
 
 def test_writes_a_remote_fragment_manifest_relative_to_itself(built):
