@@ -21,6 +21,7 @@ import json
 import resource
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
@@ -173,8 +174,10 @@ def server():
 def test_every_acked_event_reaches_every_other_page_once_and_in_order(server):
     rates = [FAST_RATE] * FAST_PAGES + [SLOW_RATE] * (CLIENTS - FAST_PAGES)
     report: dict = {}
-    try:
-        pages = asyncio.run(asyncio.wait_for(load(server.port, rates, SECONDS, report), WALL_TIME))
+    try:  # on a thread of its own: Playwright's sync API may hold a running loop on this one
+        with ThreadPoolExecutor(1) as runner:
+            pages = runner.submit(lambda: asyncio.run(asyncio.wait_for(
+                load(server.port, rates, SECONDS, report), WALL_TIME))).result()
     except TimeoutError:
         pytest.fail(f"not done within {WALL_TIME:.0f} s (seconds since start: {report})")
     events, deliveries = sum(page.sent for page in pages), sum(page.count for page in pages)
