@@ -100,7 +100,7 @@ def test_replay_then_backlog_then_live_each_event_once_in_order():
     broker = LiveDuringReplay(box, live=3)
     stored(broker, 5)
     writer = FakeWriter()
-    delivery = Delivery(writer, wants=lambda e: True, evict=lambda: None)
+    delivery = Delivery(writer, may_see=lambda e: True, wanted=lambda: lambda e: True, evict=lambda: None)
     box.append(delivery)
     delivery.begin()
     delivery.resume(broker, {"epoch": broker.epoch, "seq": 2}, {"type": "welcome"})
@@ -154,10 +154,11 @@ def test_an_open_page_whose_stream_was_lost_is_closed_to_resync():
     connection.responders.close()
 
 
-def test_live_events_go_straight_to_the_writer_once_open_and_only_wanted_ones():
+def test_live_events_go_straight_to_the_writer_once_open_and_only_those_it_may_see():
     broker = MemoryBroker()
     writer = FakeWriter()
-    delivery = Delivery(writer, wants=lambda e: e.event.data != "skip", evict=lambda: None)
+    delivery = Delivery(writer, may_see=lambda e: e.event.data != "skip", wanted=lambda: lambda e: True,
+                        evict=lambda: None)
     delivery.begin()
     delivery.resume(broker, None, {"type": "welcome"})
     for n, data in enumerate(["a", "skip", "b"], start=1):

@@ -58,8 +58,8 @@ class Connection:
         self.hub = hub
         self.page: str | None = None
         self.patterns: frozenset[str] = frozenset()
-        self.asked: Subscriptions[str] = Subscriptions()  # the same patterns, indexed (for replays)
-        self.delivery = Delivery(writer, wants=self.wants, evict=self._evict, lost=self._resync)
+        self.delivery = Delivery(writer, may_see=self.may_see, wanted=self.wanted, evict=self._evict,
+                                 lost=self._resync)
         self.unregister: Callable[[], None] = lambda: None
 
     @property
@@ -106,8 +106,6 @@ class Connection:
         gone = set(frame["patterns"]) & self.patterns
         self.hub.unwatch(self, gone)
         self.patterns -= gone
-        for pattern in gone:
-            self.asked.remove(pattern, pattern)
 
     def _watch(self, patterns: list[str]) -> None:
         new = set(patterns) - self.patterns
@@ -117,8 +115,6 @@ class Connection:
             raise FrameError("bad_frame", "this user holds too many subscriptions over all their pages "
                                           "(TESSERA_MAX_PATTERNS_PER_USER)")
         self.patterns |= new
-        for pattern in new:
-            self.asked.add(pattern, pattern)
 
     def no_hello(self) -> None:
         """The hello timeout passed: a page that never said hello is closed."""
@@ -165,13 +161,19 @@ class Connection:
         """Called by the hub for every stored event, in order; ``text`` is its encoded frame."""
         self.delivery.offer(envelope, text)
 
-    def wants(self, envelope: Envelope) -> bool:
-        """Whether this page asked for, and may see, ``envelope``."""
+    def may_see(self, envelope: Envelope) -> bool:
+        """Whether this page may see ``envelope`` (the hub offers only events its patterns match)."""
         if envelope.origin is not None and envelope.origin == self.page:
             return False
-        if envelope.scope == "user" and envelope.event.user != self.user:
-            return False
-        return bool(self.asked.match(envelope.event.type))
+        return envelope.scope != "user" or envelope.event.user == self.user
+
+    def wanted(self) -> Callable[[Envelope], bool]:
+        """For a replay: whether the page may see an event and asked for it, its patterns indexed
+        once for the whole replay (an open page keeps no index of its own: the hub's serves)."""
+        asked: Subscriptions[str] = Subscriptions()
+        for pattern in self.patterns:
+            asked.add(pattern, pattern)
+        return lambda envelope: self.may_see(envelope) and bool(asked.match(envelope.event.type))
 
     def send(self, frame: dict[str, Any]) -> None:
         """Queue a frame for the writer; a page that lets the queue fill up is disconnected."""

@@ -36,10 +36,12 @@ class Sink(Protocol):
 class Delivery:
     """The event stream of one page. ``offer`` runs on the hub's thread, the rest on the reader's."""
 
-    def __init__(self, sink: Sink, *, wants: Callable[[Envelope], bool], evict: Callable[[], None],
+    def __init__(self, sink: Sink, *, may_see: Callable[[Envelope], bool],
+                 wanted: Callable[[], Callable[[Envelope], bool]], evict: Callable[[], None],
                  lost: Callable[[], None] = lambda: None):
         self.sink = sink
-        self.wants = wants
+        self.may_see = may_see  # for live events: the hub offers only those the page's patterns match
+        self.wanted = wanted  # for replays: a predicate that also matches the patterns
         self.evict = evict
         self.lost = lost  # the stream changed under an open page (the broker lost it): it must resync
         self.state = State.AWAITING_HELLO
@@ -63,8 +65,9 @@ class Delivery:
         if not self._send(encode(welcome)):
             return
         self.floor, self.epoch = position, broker.epoch
+        wants = self.wanted()
         for envelope in replay or []:
-            if self.wants(envelope) and not self._send(event_text(envelope), REPLAY_PUT_TIMEOUT):
+            if wants(envelope) and not self._send(event_text(envelope), REPLAY_PUT_TIMEOUT):
                 return
         while True:
             with self.lock:
@@ -80,7 +83,7 @@ class Delivery:
                     return
                 if envelope.event.seq > self.floor:
                     self.floor = envelope.event.seq
-                    if self.wants(envelope) and not self._send(event_text(envelope), REPLAY_PUT_TIMEOUT):
+                    if wants(envelope) and not self._send(event_text(envelope), REPLAY_PUT_TIMEOUT):
                         return
         self._send(encode({"type": "replayed", "epoch": broker.epoch, "seq": floor}))
 
@@ -102,7 +105,7 @@ class Delivery:
                 verdict = "send"
         if verdict == "resync":
             self.lost()
-        elif verdict == "evict" or self.wants(envelope) and not self.sink.send(text):
+        elif verdict == "evict" or self.may_see(envelope) and not self.sink.send(text):
             self.evict()
 
     def close(self) -> bool:

@@ -28,7 +28,7 @@ class Outbox:
         self._frames: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._size = 0
         self._lock = threading.Lock()
-        self._room = threading.Event()
+        self._room: threading.Event | None = None  # made by the first producer that waits for room
         self._waiting = False
         self._closed = False
 
@@ -43,9 +43,12 @@ class Outbox:
                     self._frames.put(text)
                     return True
                 self._waiting = bool(timeout)
+                if self._room is None:
+                    self._room = threading.Event()
                 self._room.clear()
+                room = self._room
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._room.wait(remaining):
+            if remaining <= 0 or not room.wait(remaining):
                 return False
 
     def put_control(self, item: object) -> None:
@@ -74,5 +77,6 @@ class Outbox:
         """Drop what is queued; ``get`` answers None from now on."""
         with self._lock:
             self._closed = True
-            self._room.set()
+            if self._room is not None:
+                self._room.set()
         self._frames.put(None)
