@@ -499,9 +499,10 @@ def test_a_hung_fragment_under_load_does_not_starve_the_healthy_ones(plain):
 
     from tessera.testing.server import TesseraServer
 
-    hung, healthy = plain("hung", delay=5), plain("healthy", delay=0.05)
+    hung, healthy = plain("hung", delay=8), plain("healthy", delay=0.05)
     options = ["--remote", f"hung={hung.manifest_url}", "--remote", f"healthy={healthy.manifest_url}"]
-    with TesseraServer(REMOTE / "host", options=options, env={"TESSERA_FRAGMENT_TIMEOUT": "1"}) as server:
+    # a timeout far above the healthy fragment's 50 ms, so a busy machine cannot make it miss
+    with TesseraServer(REMOTE / "host", options=options, env={"TESSERA_FRAGMENT_TIMEOUT": "3"}) as server:
         def page(_):
             with urllib.request.urlopen(server.url + "/", timeout=20) as answer:
                 return answer.read().decode()

@@ -32,6 +32,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from . import origins as origin_rules
 from .assets import fragment_files, media_type, url_path
 from .manifest import Fragment, load_fragment
+from .serving import serve_on_gevent
 
 log = logging.getLogger("tessera.fragment")
 
@@ -162,22 +163,10 @@ def create_app(folder: str | Path, *, allowed_origins: Sequence[str] = ("*",), t
 
 def serve(app: Flask, *, host: str, port: int) -> None:
     """Serve a fragment service on gevent's WSGI server until SIGINT or SIGTERM."""
-    import signal
-
-    from gevent import signal_handler
-    from gevent.pywsgi import LoggingLogAdapter, WSGIServer
-
-    access = LoggingLogAdapter(logging.getLogger("tessera.access"), logging.INFO)
-    server = WSGIServer((host, port), app, log=access, error_log=LoggingLogAdapter(log, logging.ERROR))
-    server.start()
     fragment = app.config["TESSERA_FRAGMENT"]
-    log.info("fragment %s %s served on http://%s:%d/ (manifest: http://%s:%d/manifest.json)", fragment.name,
-             fragment.version, host, server.server_port, host, server.server_port)
-    stopping = signal_handler(signal.SIGTERM, server.stop)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stopping.cancel()
-        server.stop(timeout=1)
+
+    def started(bound: int) -> None:
+        log.info("fragment %s %s served on http://%s:%d/ (manifest: http://%s:%d/manifest.json)", fragment.name,
+                 fragment.version, host, bound, host, bound)
+
+    serve_on_gevent(app, host=host, port=port, started=started)

@@ -59,15 +59,26 @@ def pages_held(open_files: int) -> int:
 
 def serve(app: Flask, *, host: str, port: int) -> None:
     """One process on gevent's WSGI server, until SIGINT or SIGTERM; then close the app's Tessera."""
+    files = raise_open_file_limit()
+
+    def started(bound: int) -> None:
+        _announce(app, host, bound, f"gevent, 1 process, up to {pages_held(files):,} open pages "
+                                    f"(open-file limit {files:,})")
+
+    serve_on_gevent(app, host=host, port=port, started=started, stopped=app.extensions["tessera"].close)
+
+
+def serve_on_gevent(app: Flask, *, host: str, port: int, started: Callable[[int], None],
+                    stopped: Callable[[], None] = lambda: None) -> None:
+    """Serve any WSGI ``app`` on gevent's WSGI server until SIGINT or SIGTERM: ``started(port)`` once
+    it listens, ``stopped()`` after it stopped (a Tessera host, or a fragment service)."""
     from gevent import signal_handler
     from gevent.pywsgi import LoggingLogAdapter, WSGIServer
 
-    files = raise_open_file_limit()
     access = LoggingLogAdapter(logging.getLogger("tessera.access"), logging.INFO)
     server = WSGIServer((host, port), app, log=access, error_log=LoggingLogAdapter(log, logging.ERROR))
     server.start()
-    _announce(app, host, server.server_port, f"gevent, 1 process, up to {pages_held(files):,} open pages "
-                                             f"(open-file limit {files:,})")
+    started(server.server_port)
     stopping = signal_handler(signal.SIGTERM, server.stop)
     try:
         server.serve_forever()
@@ -76,7 +87,7 @@ def serve(app: Flask, *, host: str, port: int) -> None:
     finally:
         stopping.cancel()
         server.stop(timeout=1)
-        app.extensions["tessera"].close()
+        stopped()
 
 
 def serve_workers(load: Callable[[], Flask], *, host: str, port: int, workers: int) -> None:
