@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -23,7 +24,9 @@ LOGS = Path(tempfile.gettempdir()) / "tessera-bench-logs"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 # The round trip benchmark publishes back to back from one connection: lift the 100/s limit.
-TESSERA_ENV = {"TESSERA_RATE": "1000000", "TESSERA_SECRET_KEY": "bench-secret"}
+# Capacity and fan-out open thousands of pages from one address: lift the per-visitor page limits.
+TESSERA_ENV = {"TESSERA_RATE": "1000000", "TESSERA_SECRET_KEY": "bench-secret", "TESSERA_MAX_PAGES_PER_USER": "100000",
+               "TESSERA_MAX_PAGES_PER_ADDRESS": "100000"}
 
 
 @dataclass
@@ -81,9 +84,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tessera_command() -> list[str]:
-    script = shutil.which("tessera")
-    return [script] if script else [sys.executable, "-m", "tessera"]
+def raise_open_files() -> int:
+    """Raise this process's soft open-file limit to the hard one (servers and clients inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 16)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a gunicorn master and its workers), from /proc."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*"):
+            try:
+                pids += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                pass
+        index += 1
+    return pids
 
 
 class Server:
@@ -98,9 +118,19 @@ class Server:
 
     @classmethod
     def tessera(cls, *, app: str | None = "bench.servers.tessera_app:app", extra: list[str] = ()) -> "Server":
+        """Exactly what a user runs: ``python -m tessera run`` (gevent, one process)."""
         port = free_port()
-        argv = tessera_command() + ["run", "--port", str(port), *extra] + (["--app", app] if app else [])
+        argv = [sys.executable, "-m", "tessera", "run", "--port", str(port), *extra] + (["--app", app] if app else [])
         return cls("tessera", argv, port, env=TESSERA_ENV, ready_path="/bench/ok" if app else "/_tessera/health")
+
+    @classmethod
+    def tessera_gunicorn(cls) -> "Server":
+        """The bench app on one gunicorn gevent worker (what ``--workers N`` runs, here N = 1)."""
+        port = free_port()
+        argv = [sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",
+                "--worker-connections", str(resource.getrlimit(resource.RLIMIT_NOFILE)[0]), "--bind", f"{HOST}:{port}",
+                "--log-level", "warning", "bench.servers.tessera_app:app"]
+        return cls("tessera-gunicorn", argv, port, env=TESSERA_ENV)
 
     @classmethod
     def peer(cls, module: str, *args: str) -> "Server":
@@ -129,11 +159,27 @@ class Server:
         return self.process.pid
 
     def rss(self) -> int:
-        """Resident memory of the server process, in bytes (from /proc)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        """Resident memory of the server's processes (a gunicorn master and its worker), in bytes."""
+        total = 0
+        for pid in process_tree(self.pid):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            total += next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        return total
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in process_tree(self.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
 
     def post(self, path: str, body: dict, headers: dict | None = None) -> dict:
         request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
@@ -143,14 +189,40 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         if self.process and self.process.poll() is None:
+            children = {pid: _cmdline(pid) for pid in process_tree(self.pid)[1:]}
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=5)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+            for pid, cmdline in children.items():  # a worker its master did not stop: only what we started
+                if cmdline and _cmdline(pid) == cmdline:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
         if getattr(self, "log", None):
             self.log.close()
+
+
+# The WebSocket contenders: column -> (the protocol its clients speak, its server). Tessera is
+# what `tessera run` serves (gevent); each peer on Werkzeug threads and on gevent.
+SOCKET_SERVERS = {
+    "tessera": ("tessera", lambda: Server.tessera()),
+    "flask-sock relay": ("raw", lambda: Server.peer("sock_relay")),
+    "flask-sock relay gevent": ("raw", lambda: Server.peer("sock_relay", "gevent")),
+    "flask-socketio": ("socketio", lambda: Server.peer("socketio_relay")),
+    "flask-socketio gevent": ("socketio", lambda: Server.peer("socketio_relay", "gevent")),
+    "tessera gunicorn": ("tessera", lambda: Server.tessera_gunicorn()),
+}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def payload(seq: int = 0, **extra) -> dict:

@@ -1,8 +1,9 @@
 """Benchmark 3, fan-out: one server-side publish delivered to N = 100 and 1,000 WebSocket clients.
 
 The clients run in a separate process (bench/fanout_clients.py, asyncio + ``websockets``).
-Each server publishes from a Flask route in-process (``POST /bench/publish``): Tessera with
-its Python API ``tessera.bus.publish``, Flask-SocketIO with ``socketio.emit`` (broadcast),
+Tessera is served as ``tessera run`` serves it (gevent); each peer on Werkzeug threads and on
+gevent (common.SOCKET_SERVERS). Each server publishes from a Flask route in-process
+(``POST /bench/publish``): Tessera with its Python API ``tessera.bus.publish``, Flask-SocketIO with ``socketio.emit`` (broadcast),
 the bare flask-sock relay by sending the JSON text to each socket in turn. Same CloudEvent.
 
 - paced: one event every ``interval`` (long enough to drain); latency = arrival time in a
@@ -18,15 +19,10 @@ import subprocess
 import sys
 import time
 
-from .common import REPO, Row, Server, Settings, median
+from .common import REPO, SOCKET_SERVERS, Row, Server, Settings, median
 
-CONTENDERS = {
-    "tessera": ("tessera", lambda: Server.tessera()),
-    "flask-sock relay": ("raw", lambda: Server.peer("sock_relay")),
-    "flask-socketio": ("socketio", lambda: Server.peer("socketio_relay")),
-    "flask-socketio gevent": ("socketio", lambda: Server.peer("socketio_relay", "gevent")),
-    "tessera on gevent": ("tessera", lambda: Server.peer("tessera_gevent")),
-}
+NAMES = ("tessera", "flask-sock relay", "flask-sock relay gevent", "flask-socketio", "flask-socketio gevent")
+CONTENDERS = {name: SOCKET_SERVERS[name] for name in NAMES}
 
 
 def one_run(kind: str, server: Server, n: int, paced: int, interval: float, burst: int) -> dict:

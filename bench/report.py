@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
 from .common import BENCH, Row
 
-PACKAGES = ("tessera", "flask", "werkzeug", "flask-sock", "simple-websocket", "wsproto", "flask-socketio",
-            "python-socketio", "python-engineio", "websockets", "playwright", "py-spy")
+PACKAGES = ("tessera", "flask", "werkzeug", "gevent", "greenlet", "gunicorn", "gevent-websocket", "flask-sock",
+            "simple-websocket", "wsproto", "flask-socketio", "python-socketio", "python-engineio", "websockets",
+            "playwright", "py-spy")
 
 
 def machine() -> dict[str, str]:
@@ -37,12 +39,19 @@ def machine() -> dict[str, str]:
         "Memory": f"{memory / 1024 / 1024:.1f} GiB",
         "OS": f"{platform.system()} {platform.release()}",
         "Python": platform.python_version(),
-        "Tessera commit": _run(["git", "-C", str(BENCH.parent), "describe", "--always", "--dirty"]),
+        "Tessera commit": _run(["git", "-C", str(BENCH.parent), "describe", "--always", "--dirty"]) + _uncommitted(),
+        "Open-file limit": " / ".join(str(v) for v in resource.getrlimit(resource.RLIMIT_NOFILE)) + " (soft / hard)",
         "Chromium": _run(["chromium", "--version"]),
         "wrk": _run(["wrk", "-v"]).splitlines()[0] if _run(["wrk", "-v"]) else "missing",
         "Python packages": ", ".join(versions),
         "npm packages": ", ".join(npm) or "missing",
     }
+
+
+def _uncommitted() -> str:
+    """What the measured Tessera had that its commit has not (others edit the same tree)."""
+    changed = _run(["git", "-C", str(BENCH.parent), "status", "--porcelain", "--", "server", "shell"]).splitlines()
+    return f" (uncommitted changes in {len(changed)} files under server/ and shell/ were measured)" if changed else ""
 
 
 def _run(argv: list[str]) -> str:
@@ -117,21 +126,23 @@ def write(rows: list[Row], profile: dict | None, *, command: str, seconds: float
             ratio = row.ratio(peer)
             if peer != "tessera" and peer not in row.references and ratio is not None and ratio < 0.95:
                 lines.append(f"- {row.benchmark} / {row.metric}: {ratio:.2f}× of {peer}")
-    if profile:
-        lines += ["", "### Profiles (this run)", ""] + profile_lines(profile)
     analysis = BENCH / "analysis.md"
-    if analysis.exists():
-        lines += ["", analysis.read_text(encoding="utf-8").strip()]
+    if profile:  # the profiles and their reading only when they ran in this run
+        lines += ["", "### Profiles (this run)", ""] + profile_lines(profile)
+        if analysis.exists():
+            lines += ["", analysis.read_text(encoding="utf-8").strip()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def profile_lines(profile: dict) -> list[str]:
     lines = []
     for server in profile.get("server", []):
-        where = f" ({server['row'][0]}: {server['row'][2]:.2f}× of {server['row'][1]})" if server.get("row") else ""
+        row = server.get("row")
+        where = "" if not row else (f" ({row[0]}: misses its target)" if row[1] == "target"
+                                    else f" ({row[0]}: {row[2]:.2f}× of {row[1]})")
         lines += [f"#### Server: py-spy on Tessera during `{server['benchmark']}`{where}", "",
                   f"Flame graph `bench/{server['svg']}`, collapsed stacks `bench/{server['raw']}`; "
-                  f"{server['samples']} samples of the thread holding the GIL.", "",
+                  f"{server['samples']} samples of the server's thread while it ran (idle time left out).", "",
                   "| Own time | Frame | | Total time | Frame |", "|---:|---|---|---:|---|"]
         for (own, own_share), (total, total_share) in zip(server["own"], server["total"]):
             lines.append(f"| {own_share:.1%} | `{own}` | | {total_share:.1%} | `{total}` |")

@@ -1,30 +1,28 @@
 """Benchmark 2, mirror round trip: page A publishes, page B (same user, other tab) receives.
 
 Measured: the time from A's ``send`` of one event to B's receipt of it, one event in flight
-at a time, with Python WebSocket clients (simple-websocket) in this process. Tessera:
-``publish`` frame of ``bench.ping`` (scope user, no schema) through guard, broker and hub to
-B's ``event`` frame (A's ``ack`` is read after the timing). Peers, same CloudEvents object:
-a bare flask-sock relay (the raw limit of Flask + simple-websocket) and Flask-SocketIO in
-threading mode (``emit(..., broadcast=True, include_self=False)``). All on Werkzeug threaded.
-Reported: p50 and p99 in ms (median over runs), ratios to Tessera.
+at a time, with Python WebSocket clients (simple-websocket) in this process. Tessera, as
+``tessera run`` serves it (gevent): ``publish`` frame of ``bench.ping`` (scope user, no schema)
+through admission, broker and hub to B's ``event`` frame (A's ``ack`` is read after the timing).
+Peers, same CloudEvents object: a bare flask-sock relay (the raw limit of a Flask WebSocket) and
+Flask-SocketIO (``emit(..., broadcast=True, include_self=False)``), each on Werkzeug threads and
+on gevent (common.SOCKET_SERVERS). Reported: p50 and p99 in ms (median over runs), ratios to Tessera.
 """
 
 from __future__ import annotations
 
 import time
 
-from .common import Deadline, Row, Server, Settings, cloud_event, median, payload, percentile
+from .common import SOCKET_SERVERS, Deadline, Row, Settings, cloud_event, median, payload, percentile
 from .wsclients import RawClient, SocketIOClient, TesseraClient
 
-CONTENDERS = {
-    "tessera": (lambda: Server.tessera(), lambda url: (TesseraClient(url, subscribe=()), TesseraClient(url))),
-    "flask-sock relay": (lambda: Server.peer("sock_relay"), lambda url: (RawClient(url), RawClient(url))),
-    "flask-socketio": (lambda: Server.peer("socketio_relay"), lambda url: (SocketIOClient(url), SocketIOClient(url))),
-    "flask-socketio gevent": (lambda: Server.peer("socketio_relay", "gevent"),
-                              lambda url: (SocketIOClient(url), SocketIOClient(url))),
-    "tessera on gevent": (lambda: Server.peer("tessera_gevent"),
-                          lambda url: (TesseraClient(url, subscribe=()), TesseraClient(url))),
+PAIRS = {  # A (publishes) and B (receives), per protocol
+    "tessera": lambda url: (TesseraClient(url, subscribe=()), TesseraClient(url)),
+    "raw": lambda url: (RawClient(url), RawClient(url)),
+    "socketio": lambda url: (SocketIOClient(url), SocketIOClient(url)),
 }
+NAMES = ("tessera", "flask-sock relay", "flask-sock relay gevent", "flask-socketio", "flask-socketio gevent")
+CONTENDERS = {name: (SOCKET_SERVERS[name][1], PAIRS[SOCKET_SERVERS[name][0]]) for name in NAMES}
 
 
 def round_trips(a, b, count: int, seconds: float, warmup: int) -> list[float]:

@@ -81,10 +81,15 @@ class RawClient:
 class SocketIOClient:
     """Socket.IO v5 over Engine.IO v4, WebSocket transport only: ``42["publish", event]``."""
 
-    def __init__(self, base: str):
-        self.ws = Client.connect(base.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket")
-        opened = self.ws.receive(timeout=10)
-        assert opened and opened.startswith("0"), opened
+    def __init__(self, base: str, attempts: int = 3):
+        for attempt in range(attempts):  # Engine.IO's open packet sometimes never comes (threading mode, loaded box)
+            self.ws = Client.connect(base.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket")
+            opened = self.ws.receive(timeout=5)
+            if opened and opened.startswith("0"):
+                break
+            self.ws.close()
+        else:
+            raise TimeoutError(f"no Engine.IO open packet from {base} in {attempts} attempts")
         self.ws.send("40")
         connected = self._next()
         assert connected.startswith("40"), connected

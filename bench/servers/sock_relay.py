@@ -1,13 +1,19 @@
-"""The raw limit of Tessera's stack: a bare flask-sock (simple-websocket) relay on Werkzeug threaded.
+"""The raw limit of a Flask WebSocket: a bare flask-sock (simple-websocket) relay, on Werkzeug
+threaded, or with ``gevent`` as the second argument on gunicorn's gevent worker (one worker).
+
+On gevent it runs under gunicorn, as flask-sock's docs deploy it, not on gevent's own WSGI
+server: there simple-websocket ``dup()``s each request's socket, two descriptors per page,
+so 10,000 pages would not fit under the 20,000 open-file limit of the bench machine.
 
 - ``GET /ws``: every text message a client sends is relayed, unchanged, to every other client.
 - ``POST /bench/publish`` ``{"type", "data", "count"}``: sends ``count`` CloudEvents JSON texts to
   every client (the same event object Tessera sends; encoded once per event).
 No protocol, no validation, no history: the floor any Flask + simple-websocket server pays.
-Run: ``python -m bench.servers.sock_relay PORT``.
+Run: ``python -m bench.servers.sock_relay PORT [gevent]``.
 """
 
 import json
+import os
 import sys
 import threading
 import uuid
@@ -16,6 +22,8 @@ from datetime import datetime, timezone
 from flask import Flask, jsonify, request
 from flask_sock import Sock
 from werkzeug.serving import make_server
+
+from . import introspect
 
 app = Flask(__name__)
 sock = Sock(app)
@@ -57,6 +65,9 @@ def publish():
     return jsonify({"ok": True})
 
 
+introspect.register(app)
+
+
 @app.get("/bench/ok")
 def ok():
     return "ok"
@@ -68,5 +79,17 @@ def cloud_event(type_, data):
             "data": data}
 
 
+def gunicorn_gevent(port: int) -> None:
+    """Become gunicorn (same pid): one gevent worker, connections bounded by the open-file limit."""
+    import resource
+
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", "1",
+                              "--worker-connections", str(limit), "--bind", f"127.0.0.1:{port}",
+                              "--log-level", "warning", "--graceful-timeout", "2", "bench.servers.sock_relay:app"])
+
+
 if __name__ == "__main__":
+    if sys.argv[2:] == ["gevent"]:
+        gunicorn_gevent(int(sys.argv[1]))
     make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True).serve_forever()

@@ -21,6 +21,7 @@ from flask import Flask, jsonify, request
 from flask_socketio import SocketIO, emit
 from werkzeug.serving import make_server
 
+from . import introspect
 from .sock_relay import cloud_event
 
 app = Flask(__name__)
@@ -38,6 +39,9 @@ def publish():
     for _ in range(int(body.get("count", 1))):
         socketio.emit("event", cloud_event(body["type"], body.get("data")))
     return jsonify({"ok": True})
+
+
+introspect.register(app)
 
 
 @app.get("/bench/ok")

@@ -14,6 +14,8 @@ from flask import Flask, jsonify, request
 
 from tessera import Tessera
 
+from . import introspect
+
 app = Flask(__name__)
 tessera = Tessera(app, frontends=Path(__file__).parent / "fragments")
 
@@ -30,6 +32,9 @@ def publish():
     for _ in range(int(body.get("count", 1))):
         seq = tessera.bus.publish(body["type"], body.get("data")).seq
     return jsonify({"seq": seq})
+
+
+introspect.register(app)
 
 
 @app.get("/bench/ok")
