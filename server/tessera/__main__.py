@@ -10,8 +10,10 @@ import sys
 
 def main() -> None:
     if sys.argv[1:2] == ["run"] or sys.argv[1:3] == ["fragment", "serve"]:
+        import gevent
         from gevent import monkey
 
+        gevent.config.track_greenlet_tree = False  # 2 KiB a page of bookkeeping nothing here reads
         monkey.patch_all()
     from .cli import main as command
 

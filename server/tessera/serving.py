@@ -9,6 +9,7 @@ workers on the same port, each building its own app (they share events through t
 
 from __future__ import annotations
 
+import gc
 import logging
 import resource
 import signal
@@ -52,6 +53,12 @@ def raise_open_file_limit() -> int:
     return soft
 
 
+def fewer_collections() -> None:
+    """Collect young objects after 50,000 allocations, not 700: a burst to thousands of pages
+    allocates a few objects per page, and collecting every 700 spent a third of its CPU."""
+    gc.set_threshold(50_000, 10, 10)
+
+
 def pages_held(open_files: int) -> int:
     """How many open pages a process with this open-file limit can hold."""
     return max(0, open_files - RESERVED_FILES)
@@ -60,6 +67,7 @@ def pages_held(open_files: int) -> int:
 def serve(app: Flask, *, host: str, port: int) -> None:
     """One process on gevent's WSGI server, until SIGINT or SIGTERM; then close the app's Tessera."""
     files = raise_open_file_limit()
+    fewer_collections()
 
     def started(bound: int) -> None:
         _announce(app, host, bound, f"gevent, 1 process, up to {pages_held(files):,} open pages "
@@ -105,6 +113,7 @@ def serve_workers(load: Callable[[], Flask], *, host: str, port: int, workers: i
                 self.cfg.set(name, value)
 
         def load(self) -> Flask:
+            fewer_collections()
             app = load()
             _announce(app, host, port, f"gevent, worker of {workers} processes, up to {held:,} open pages "
                                        f"each (open-file limit {files:,})")

@@ -124,7 +124,10 @@ class WebSocket:
 
     # -- the writer's side ----------------------------------------------------------------
     def write_text(self, text: str) -> None:
-        self.sock.sendall(_frame(Opcode.TEXT, text.encode()))
+        frame = _frame(Opcode.TEXT, text.encode())
+        sent = self.sock.send(frame)  # one call when the socket takes it all, as it usually does
+        if sent < len(frame):
+            self.sock.sendall(memoryview(frame)[sent:])
 
     def write_ping(self) -> None:
         self.sock.sendall(_frame(Opcode.PING, b""))
