@@ -14,8 +14,8 @@ from typing import Any, Callable, Iterable, Protocol
 from .brokers.base import BrokerError, Envelope
 from .bus import Bus
 from .delivery import Delivery, State
-from .ratelimit import RateLimit
 from .protocol import MAX_PATTERNS, FrameError, encode, parse
+from .ratelimit import RateLimit
 from .responders import Responders, TooManyRequests
 from .subscriptions import Subscriptions
 

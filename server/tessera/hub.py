@@ -44,6 +44,7 @@ class Hub:
         self.limits = limits
         self._connections: set[Connection] = set()
         self._index: Subscriptions[Connection] = Subscriptions()
+        self._held: dict[Connection, set[str]] = {}  # each connection's patterns, as the index holds them
         self._pages: Counter[tuple[str, str]] = Counter()  # ("user", id) and ("address", ip) -> open pages
         self._patterns: Counter[str] = Counter()  # user -> patterns held over all their pages
         self._lock = threading.Lock()
@@ -78,30 +79,38 @@ class Hub:
     def register(self, connection: Connection) -> Callable[[], None]:
         with self._lock:
             self._connections.add(connection)
+            self._held[connection] = set()
 
         def unregister() -> None:
             with self._lock:
                 self._connections.discard(connection)
-                self._drop(connection, list(connection.patterns))
+                self._drop(connection, self._held.pop(connection, set()))
 
         return unregister
 
     def watch(self, connection: Connection, patterns: Iterable[str]) -> bool:
         """Add ``patterns`` for ``connection``; False (nothing added) past the user's limit."""
-        new = [p for p in set(patterns) if p not in connection.patterns]
         with self._lock:
+            held = self._held.get(connection)
+            if held is None:  # unregistered meanwhile
+                return True
+            new = set(patterns) - held
             if self._patterns[connection.user] + len(new) > self.limits.patterns_per_user:
                 return False
             self._patterns[connection.user] += len(new)
+            held |= new
             for pattern in new:
                 self._index.add(connection, pattern)
         return True
 
     def unwatch(self, connection: Connection, patterns: Iterable[str]) -> None:
         with self._lock:
-            self._drop(connection, [p for p in set(patterns) if p in connection.patterns])
+            held = self._held.get(connection, set())
+            gone = held & set(patterns)
+            held -= gone
+            self._drop(connection, gone)
 
-    def _drop(self, connection: Connection, patterns: list[str]) -> None:
+    def _drop(self, connection: Connection, patterns: set[str]) -> None:
         for pattern in patterns:
             self._index.remove(connection, pattern)
         self._patterns[connection.user] -= len(patterns)
