@@ -17,7 +17,8 @@ from flask import Flask
 
 from . import asyncapi, contracts, scaffold
 from .brokers import BrokerError
-from .config import ConfigError, command_line
+from .config import ConfigError, _remotes, command_line
+from .fragment_services import FragmentServices
 from .manifest import ManifestError
 from .registry import load_fragments, load_registry
 from .serving import ServeError, check_address, serve, serve_workers
@@ -54,16 +55,56 @@ def main() -> None:
               help="Another origin allowed to open the WebSocket (repeatable).")
 @click.option("--publish-token", help="Bearer token that enables POST /_tessera/events.")
 @click.option("--app", "app_path", metavar="MODULE:ATTR", help="Serve your own Flask app that uses Tessera.")
-def run(host, port, frontends, shell, broker, workers, remotes, origins, publish_token, app_path) -> None:
+@click.option("--fragment-services", "services", metavar="DIR",
+              help="Build and start each fragment in DIR as its own `tessera fragment serve` process and compose "
+                   "it as a remote (also TESSERA_FRAGMENT_SERVICES; empty: none) "
+                   "[default: ./remotes, without --frontends and --app].")
+def run(host, port, frontends, shell, broker, workers, remotes, origins, publish_token, app_path, services) -> None:
     """Serve the shell page composed of every fragment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _check_remotes(remotes)
+    given = _check_remotes(remotes)
     try:
         check_address(host, port)
     except ServeError as error:
         raise UserError(str(error)) from None
-    options = {"frontends": frontends, "shell": shell, "broker": broker, "allowed_origins": origins,
-               "publish_token": publish_token, "trusted_hosts": _loopback_names(host), "remotes": remotes}
+    demo_layout = frontends is None and app_path is None and "TESSERA_FRONTENDS" not in os.environ
+    services = _fragment_services(services, default=demo_layout)
+    try:
+        if services is not None:
+            remotes = _with_services(given, services)
+        _serve(host, port, workers, app_path, remotes, {
+            "frontends": frontends, "shell": shell, "broker": broker, "allowed_origins": origins,
+            "publish_token": publish_token, "trusted_hosts": _loopback_names(host)})
+    finally:
+        if services is not None:
+            services.stop()
+
+
+def _fragment_services(folder: str | None, *, default: bool) -> FragmentServices | None:
+    """The fragment services to start: ``--fragment-services``, else TESSERA_FRAGMENT_SERVICES (empty:
+    none), else ``./remotes`` when it exists and the demo's layout is served (no --frontends, no --app)."""
+    if folder is None:
+        folder = os.environ.get("TESSERA_FRAGMENT_SERVICES")
+    if folder is None:
+        folder = "remotes" if default and Path("remotes").is_dir() else ""
+    if not folder:
+        return None
+    if not Path(folder).is_dir():
+        raise UserError(f"--fragment-services {folder}: is not a folder of fragments; pass a folder whose "
+                        "subfolders hold a fragment.toml (or an empty value for none)")
+    return FragmentServices(Path(folder))
+
+
+def _with_services(given: dict[str, str], services: FragmentServices) -> tuple[str, ...]:
+    """``--remote`` (else TESSERA_REMOTES) plus the fragment services started for the names they do not give."""
+    remotes = given or _remotes(os.environ.get("TESSERA_REMOTES", ""))
+    for name, url in services.start(skip=set(remotes)).items():
+        remotes.setdefault(name, url)
+    return tuple(f"{name}={url}" for name, url in remotes.items())
+
+
+def _serve(host: str, port: int, workers: int, app_path: str | None, remotes: tuple[str, ...], options: dict) -> None:
+    options = {**options, "remotes": remotes}
     with _start_up_logs():
         app = _load_app(app_path, options)
         if workers > 1:

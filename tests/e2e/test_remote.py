@@ -31,7 +31,7 @@ class FragmentService:
         self.url = f"http://127.0.0.1:{self.port}"
         self.manifest_url = self.url + "/manifest.json"
         self.process = None
-        self.log = tempfile.TemporaryFile(mode="w+")
+        self.log = tempfile.TemporaryFile(mode="a+")  # appended to: reading it never moves where the service writes
 
     def start(self):
         self.process = subprocess.Popen([sys.executable, "-m", "tessera", "fragment", "serve", str(self.folder),

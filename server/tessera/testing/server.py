@@ -28,12 +28,13 @@ class ServerDied(RuntimeError):
 class TesseraServer:
     """``tessera run`` in a subprocess: ``start()``, ``url``, ``output()``, ``stop()``.
 
-    ``frontends`` is a folder of fragments; ``app`` a ``MODULE:ATTR`` importable from ``cwd``.
+    ``frontends`` is a folder of fragments; ``app`` a ``MODULE:ATTR`` importable from ``cwd``;
+    ``start_timeout``: seconds it has to answer (more when it builds fragment services first).
     """
 
     def __init__(self, frontends: str | Path | None = None, *, app: str | None = None,
                  options: Sequence[str] = (), env: dict[str, str] | None = None,
-                 cwd: str | Path | None = None, port: int | None = None):
+                 cwd: str | Path | None = None, port: int | None = None, start_timeout: float = START_TIMEOUT):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.command = [sys.executable, "-m", "tessera", "run", "--port", str(self.port)]
@@ -44,14 +45,15 @@ class TesseraServer:
         self.command += list(options)
         self.env = os.environ | {"PYTHONUNBUFFERED": "1"} | (env or {})
         self.cwd = cwd
+        self.start_timeout = start_timeout
         self.process: subprocess.Popen | None = None
-        self._log = tempfile.TemporaryFile(mode="w+")
+        self._log = tempfile.TemporaryFile(mode="a+")  # appended to: reading it (seek) never moves where the server writes
         self._final_output = ""
 
     def start(self) -> "TesseraServer":
         self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT,
                                         env=self.env, cwd=self.cwd)
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.stop()
@@ -62,7 +64,7 @@ class TesseraServer:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise ServerDied(f"tessera run did not answer within {START_TIMEOUT:.0f} s:\n{self.output()}")
+        raise ServerDied(f"tessera run did not answer within {self.start_timeout:.0f} s:\n{self.output()}")
 
     def output(self) -> str:
         """Everything the server printed so far."""
