@@ -18,7 +18,7 @@ from flask import Flask
 from . import asyncapi, contracts, scaffold
 from .brokers import BrokerError
 from .config import ConfigError, _remotes, command_line
-from .fragment_services import FragmentServices
+from .fragment_services import FragmentServices, declared_fragments
 from .manifest import ManifestError
 from .registry import load_fragments, load_registry
 from .serving import ServeError, check_address, serve, serve_workers
@@ -68,7 +68,8 @@ def run(host, port, frontends, shell, broker, workers, remotes, origins, publish
     except ServeError as error:
         raise UserError(str(error)) from None
     demo_layout = frontends is None and app_path is None and "TESSERA_FRONTENDS" not in os.environ
-    services = _fragment_services(services, default=demo_layout)
+    folder = _services_folder(services, default=demo_layout)
+    services = FragmentServices(folder) if folder is not None else None
     try:
         if services is not None:
             remotes = _with_services(given, services)
@@ -80,9 +81,9 @@ def run(host, port, frontends, shell, broker, workers, remotes, origins, publish
             services.stop()
 
 
-def _fragment_services(folder: str | None, *, default: bool) -> FragmentServices | None:
-    """The fragment services to start: ``--fragment-services``, else TESSERA_FRAGMENT_SERVICES (empty:
-    none), else ``./remotes`` when it exists and the demo's layout is served (no --frontends, no --app)."""
+def _services_folder(folder: str | None, *, default: bool) -> Path | None:
+    """The folder of fragment services: ``--fragment-services``, else TESSERA_FRAGMENT_SERVICES (empty:
+    none), else ``./remotes`` when it exists and the demo's layout is served (``default``)."""
     if folder is None:
         folder = os.environ.get("TESSERA_FRAGMENT_SERVICES")
     if folder is None:
@@ -92,7 +93,7 @@ def _fragment_services(folder: str | None, *, default: bool) -> FragmentServices
     if not Path(folder).is_dir():
         raise UserError(f"--fragment-services {folder}: is not a folder of fragments; pass a folder whose "
                         "subfolders hold a fragment.toml (or an empty value for none)")
-    return FragmentServices(Path(folder))
+    return Path(folder)
 
 
 def _with_services(given: dict[str, str], services: FragmentServices) -> tuple[str, ...]:
@@ -242,14 +243,30 @@ def _remote_fragments(remotes: tuple[str, ...]) -> tuple[list, list[ManifestErro
 
 FRONTENDS_OPTION = click.option("--frontends", "frontends", default="frontends", show_default=True,
                                 type=click.Path(file_okay=False, path_type=Path), help="Folder of fragments.")
+SERVICES_OPTION = click.option("--fragment-services", "services", metavar="DIR",
+                               help="Include the fragments in DIR that `tessera run` starts as services (also "
+                                    "TESSERA_FRAGMENT_SERVICES; empty: none) [default: ./remotes, with the "
+                                    "default --frontends].")
+
+
+def _other_fragments(frontends: Path, remotes: tuple[str, ...], services: str | None) -> tuple[list, list]:
+    """The fragments besides ``frontends``: ``--remote`` manifests, fetched now, and the fragment services'
+    own manifests (as ``tessera run`` would start them, unless a remote has their name); and their problems."""
+    remote, problems = _remote_fragments(remotes)
+    folder = _services_folder(services, default=frontends == Path("frontends"))
+    if folder is not None:
+        served, unreadable = declared_fragments(folder, skip={fragment.name for fragment in remote})
+        remote, problems = remote + served, problems + unreadable
+    return remote, problems
 
 
 @main.command()
 @FRONTENDS_OPTION
 @REMOTE_OPTION
-def check(frontends: Path, remotes: tuple[str, ...]) -> None:
+@SERVICES_OPTION
+def check(frontends: Path, remotes: tuple[str, ...], services: str | None) -> None:
     """Validate every manifest and the contracts between fragments (exit 1 listing each problem)."""
-    remote, unreadable = _remote_fragments(remotes)
+    remote, unreadable = _other_fragments(frontends, remotes, services)
     try:
         fragments, problems = load_fragments(frontends.resolve(), remote)
     except ManifestError as error:
@@ -267,9 +284,10 @@ def check(frontends: Path, remotes: tuple[str, ...]) -> None:
 @main.command("asyncapi")
 @FRONTENDS_OPTION
 @REMOTE_OPTION
-def asyncapi_command(frontends: Path, remotes: tuple[str, ...]) -> None:
+@SERVICES_OPTION
+def asyncapi_command(frontends: Path, remotes: tuple[str, ...], services: str | None) -> None:
     """Print an AsyncAPI 3.0 document of every declared event (refused, like run, if check finds a problem)."""
-    remote, unreadable = _remote_fragments(remotes)
+    remote, unreadable = _other_fragments(frontends, remotes, services)
     if unreadable:
         raise UserError(str(unreadable[0]))
     try:

@@ -33,13 +33,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .build import BuildError, build_fragment
-from .manifest import MANIFEST, ManifestError, load_fragment
+from .manifest import MANIFEST, Fragment, ManifestError, load_fragment
 
 log = logging.getLogger("tessera.services")
 
 STARTUP = 30.0  # seconds a fragment service has to answer /manifest.json
 STOP_GRACE = 5.0  # seconds it has to stop after SIGTERM before it is killed
 SKIPPED_FOLDERS = {"node_modules", "__pycache__"}  # and dot folders: never a fragment's sources
+
+
+def declared_fragments(folder: Path, *, skip: set[str] = frozenset()) -> tuple[list[Fragment], list[ManifestError]]:
+    """The fragments of ``folder`` but ``skip``, as their own manifests declare them (before their
+    builds), for ``tessera check`` and ``tessera asyncapi``; and the problems of those that cannot be read."""
+    fragments, problems = [], []
+    for fragment_folder in _fragment_folders(folder):
+        if fragment_folder.name not in skip:
+            try:
+                fragments.append(load_fragment(fragment_folder, before_build=True))
+            except ManifestError as problem:
+                problems.append(problem)
+    return fragments, problems
+
+
+def _fragment_folders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if (p / MANIFEST).is_file())
 
 
 class ServiceError(Exception):
@@ -67,9 +84,7 @@ class FragmentServices:
 
     def start(self, skip: set[str] = frozenset()) -> dict[str, str]:
         """Build and start every fragment under ``folder`` but ``skip``; their manifest URLs by name."""
-        if not self.folder.is_dir():
-            raise ServiceError(f"{self.folder}: is not a folder of fragments (--fragment-services)")
-        for fragment_folder in sorted(p for p in self.folder.iterdir() if (p / MANIFEST).is_file()):
+        for fragment_folder in _fragment_folders(self.folder):
             if fragment_folder.name in skip:
                 log.info("fragment service %s: not started, --remote names it", fragment_folder.name)
                 continue

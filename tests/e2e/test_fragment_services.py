@@ -171,3 +171,20 @@ def test_a_fragment_services_folder_that_is_not_a_folder_is_a_one_line_error(boa
     assert done.stderr.strip().splitlines() == [
         "tessera: error: --fragment-services nope: is not a folder of fragments; pass a folder whose subfolders "
         "hold a fragment.toml (or an empty value for none)"]
+
+
+def tessera(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "tessera", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_check_and_asyncapi_include_the_fragment_services_contracts(board):
+    done = tessera("check", cwd=board)
+    assert done.returncode == 0 and done.stdout.splitlines()[-1] == "2 fragments, no problems", done.stdout
+    assert '"review.posted"' in tessera("asyncapi", cwd=board).stdout
+    assert tessera("check", "--fragment-services", "", cwd=board).stdout.splitlines()[-1] == "1 fragment, no problems"
+    manifest = board / "remotes" / "reviews" / "fragment.toml"
+    manifest.write_text(manifest.read_text().replace('scope = "user"', 'scope = "team"'))
+    done = tessera("check", cwd=board)
+    assert done.returncode == 1
+    assert done.stdout.startswith('remotes/reviews/fragment.toml: field "publishes.review.posted.scope" '), done.stdout
+    assert tessera("asyncapi", cwd=board).returncode == 2
