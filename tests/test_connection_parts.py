@@ -391,7 +391,6 @@ def test_the_reader_answers_pings_through_the_writer_and_yields_messages():
     pong = client_frames(client.recv(4096))
     client.sendall(masked(Opcode.CLOSE, b"\x03\xe8"))
     reader.join(5)
-    writer.read_all.set()  # as the endpoint does once the reader returns
     writer.join(5)
     closing = client_frames(client.recv(4096))
     assert got == ['{"a": 1}']
@@ -407,7 +406,6 @@ def test_a_message_over_the_limit_is_refused_with_1009_before_it_is_buffered():
     header = bytes([0x81, 0x80 | 127]) + (200 * 2**20).to_bytes(8, "big") + b"\x00\x00\x00\x00"
     client.sendall(header + b"x" * 4096)  # a 200 MiB frame announced; 4 KiB of it sent
     reader.join(5)
-    writer.read_all.set()  # as the endpoint does once the reader returns
     writer.join(5)
     assert got == [] and not reader.is_alive()
     assert client_frames(client.recv(4096))[0].payload[0] == TOO_BIG
@@ -421,7 +419,6 @@ def test_a_compressed_frame_is_a_protocol_error():
     got, reader = read_with(ws, writer)
     client.sendall(masked(Opcode.TEXT, b"\xf2H\xcd\xc9\xc9\x07\x00", rsv1=True))
     reader.join(5)
-    writer.read_all.set()  # as the endpoint does once the reader returns
     writer.join(5)
     assert got == [] and client_frames(client.recv(4096))[0].payload[0] == 1002
     done(ws, client)

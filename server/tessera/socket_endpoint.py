@@ -1,7 +1,7 @@
 """``GET /_tessera/ws``: the WebSocket that mirrors the bus.
 
-The request's own thread upgrades the socket and reads it; one writer thread per socket
-writes every frame (writer.py). When the session ends, nothing more is written on the socket:
+The request's own thread upgrades the socket and reads it; its writer (writer.py) orders every
+frame written to it, and the process's ticker (ticker.py) pings it and enforces its deadlines. When the session ends, nothing more is written on the socket:
 the WSGI server is told the connection was taken over, so it writes no HTTP response after it.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
-import threading
+import time
 from typing import Any
 
 from flask import Response, abort, request
@@ -56,7 +56,8 @@ def socket():
 
 
 def _serve(state: State, user: str) -> Response:
-    """Upgrade, then read frames until the page goes; the writer sends, the connection dispatches."""
+    """Upgrade, then read frames until the page goes (or says no hello in time); the writer
+    sends, the connection dispatches."""
     max_bytes = state.settings["TESSERA_MAX_EVENT_BYTES"]
     try:
         ws = WebSocket(request.environ, max_message=FRAME_SLACK * max_bytes + 1024)
@@ -65,17 +66,14 @@ def _serve(state: State, user: str) -> Response:
     writer = SocketWriter(ws, limit=SEND_BUFFER)
     connection = Connection(writer, user=user, bus=state.bus, rate=state.settings["TESSERA_RATE"],
                             max_bytes=max_bytes, responders=state.responders, hub=state.hub)
-    hello = threading.Timer(state.settings["TESSERA_HELLO_TIMEOUT"], connection.no_hello)
     writer.start()
-    hello.start()
+    writer.ticker.at(time.monotonic() + state.settings["TESSERA_HELLO_TIMEOUT"], connection.no_hello)
     try:  # past the upgrade, nothing may reach Flask's error handling: it would write HTTP on the socket
         for message in ws.messages(writer):
             connection.handle(message)
     except Exception:
         log.exception("the connection of %s failed", user)
     finally:
-        hello.cancel()
-        writer.read_all.set()
         try:
             connection.close(1000)
         except Exception:

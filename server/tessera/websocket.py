@@ -1,8 +1,10 @@
 """A server-side WebSocket (RFC 6455) on the socket of a WSGI request: handshake and frames.
 
 Reading and writing are split so that each has one owner: ``WebSocket.messages`` is called
-by the connection's reader (the request's own thread) and ``WebSocket.write_*`` only by its
-writer (writer.py), which also sends pongs and the close frame. Incoming messages are limited
+by the connection's reader (the request's own thread) and ``WebSocket.send_*`` only by the
+socket's writer of the moment (writer.py), which also sends pongs and the close frame. The
+socket has no timeout: the reader waits for bytes without waking up, and the process's ticker
+(ticker.py) pings, drops silent peers and ends writes that make no progress. Incoming messages are limited
 in size while they arrive (close 1009 before anything larger is buffered); no compression
 extension is negotiated, so a small frame cannot inflate into a large one.
 
@@ -21,7 +23,7 @@ from wsproto.frame_protocol import CloseReason, FrameProtocol, Opcode, ParseFail
 from wsproto.utilities import generate_accept_token
 
 RECEIVE_BYTES = 65536
-SOCKET_TIMEOUT = 10.0  # a write that makes no progress this long ends the connection; reads wake up to check
+SOCKET_TIMEOUT = 10.0  # a write that makes no progress this long ends the connection (checked by the ticker)
 NORMAL = 1000
 GOING_AWAY = 1001
 PROTOCOL_ERROR = 1002
@@ -41,11 +43,6 @@ class Close:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Pong:
-    payload: bytes
-
-
 def raw_socket(environ: dict[str, Any]) -> tuple[socket.socket, str]:
     """The request's TCP socket and the server's name: Werkzeug, gunicorn or gevent's pywsgi."""
     if "werkzeug.socket" in environ:
@@ -60,7 +57,7 @@ def raw_socket(environ: dict[str, Any]) -> tuple[socket.socket, str]:
 
 
 class WebSocket:
-    """One upgraded connection. ``messages()`` is for the reader, ``write_*`` for the writer."""
+    """One upgraded connection. ``messages()`` is for the reader, ``send_*`` for the writer."""
 
     def __init__(self, environ: dict[str, Any], *, max_message: int):
         if "websocket" not in environ.get("HTTP_UPGRADE", "").lower():
@@ -72,7 +69,8 @@ class WebSocket:
         self.max_message = max_message
         self.protocol = FrameProtocol(client=False, extensions=[])
         self.received_close: Close | None = None
-        self.sock.settimeout(SOCKET_TIMEOUT)
+        self.sock.settimeout(None)  # reads wait without waking up; the ticker bounds what must be bounded
+        self._now = getattr(self.sock, "_sock", self.sock)  # gevent's socket wraps a non-blocking one
         self.sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           b"Sec-WebSocket-Accept: " + generate_accept_token(key.encode()) + b"\r\n\r\n")
 
@@ -88,10 +86,6 @@ class WebSocket:
         while True:
             try:
                 data = self.sock.recv(RECEIVE_BYTES)
-            except TimeoutError:
-                if replies.idle():
-                    continue
-                return
             except OSError:
                 return
             if not data:
@@ -123,21 +117,16 @@ class WebSocket:
                 return
 
     # -- the writer's side ----------------------------------------------------------------
-    def write_text(self, text: str) -> None:
-        frame = _frame(Opcode.TEXT, text.encode())
-        sent = self.sock.send(frame)  # one call when the socket takes it all, as it usually does
-        if sent < len(frame):
-            self.sock.sendall(memoryview(frame)[sent:])
+    def send_now(self, data: bytes | memoryview) -> int:
+        """Send what the socket takes without waiting: the bytes sent (0 when its buffer is full)."""
+        try:
+            return self._now.send(data, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return 0
 
-    def write_ping(self) -> None:
-        self.sock.sendall(_frame(Opcode.PING, b""))
-
-    def write_pong(self, payload: bytes) -> None:
-        self.sock.sendall(_frame(Opcode.PONG, payload))
-
-    def write_close(self, close: Close) -> None:
-        payload = struct.pack("!H", close.code) + close.reason.encode()[:120] if close.code else b""
-        self.sock.sendall(_frame(Opcode.CLOSE, payload))
+    def send_some(self, data: bytes | memoryview) -> int:
+        """Wait until the socket takes some of ``data``: the bytes sent."""
+        return self.sock.send(data)
 
     def shutdown(self) -> None:
         """End the TCP connection (both directions); safe to call more than once."""
@@ -150,12 +139,10 @@ class WebSocket:
 class ControlSink:
     """What the reader needs from the writer: answer a ping, start or answer a close."""
 
+    __slots__ = ()
+
     def heard(self) -> None:
         """Bytes arrived from the peer."""
-
-    def idle(self) -> bool:
-        """Nothing arrived for SOCKET_TIMEOUT seconds; answer False to stop reading."""
-        return True
 
     def pong(self, payload: bytes) -> None:
         raise NotImplementedError
@@ -172,6 +159,23 @@ def _utf8_length(text: str) -> int:
 def _echo(code: int) -> int:
     """The code to answer a peer's close frame with (1005 "no status" is answered with none)."""
     return 0 if code == CloseReason.NO_STATUS_RCVD else code
+
+
+def text_frame(text: str) -> bytes:
+    return _frame(Opcode.TEXT, text.encode())
+
+
+def ping_frame() -> bytes:
+    return _frame(Opcode.PING, b"")
+
+
+def pong_frame(payload: bytes) -> bytes:
+    return _frame(Opcode.PONG, payload)
+
+
+def close_frame(close: Close) -> bytes:
+    """The close frame to send (code 0: one without a status, the answer to a peer's 1005)."""
+    return _frame(Opcode.CLOSE, struct.pack("!H", close.code) + close.reason.encode()[:120] if close.code else b"")
 
 
 def _frame(opcode: Opcode, payload: bytes) -> bytes:
