@@ -93,3 +93,22 @@ def test_workers_share_one_port_and_one_event_stream(redis_prefix):
         for page in pages:
             assert [e["id"] for e in page.events(4)] == ["w0", "w1", "w2", "w3"]
             page.close()
+
+
+def test_requests_longer_than_the_read_buffer_are_read_whole():
+    """gevent's server reads each connection through a 1 KiB buffer (serving.READ_BUFFER): a 16 KiB
+    header and a 60 KB event body still arrive whole."""
+    with TesseraServer(frontends=FIXTURES / "shop", options=["--publish-token", TOKEN]) as server:
+        page = SocketClient(server.url)
+        page.join(["notify.>"])
+        request = urllib.request.Request(server.url + "/", headers={"X-Long": "v" * 16384})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        event = cloudevent(id="long", data={"title": "t" * 60_000})
+        request = urllib.request.Request(server.url + "/_tessera/events", data=json.dumps(event).encode(),
+                                         headers={"Authorization": f"Bearer {TOKEN}",
+                                                  "Content-Type": "application/json", "X-Long": "v" * 16384})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 202
+        assert page.events(1)[0]["data"] == {"title": "t" * 60_000}
+        page.close()

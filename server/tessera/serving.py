@@ -21,6 +21,7 @@ from flask import Flask
 log = logging.getLogger("tessera")
 
 RESERVED_FILES = 64  # descriptors kept for all but pages: the listener, logs, the broker, files read
+READ_BUFFER = 1024  # bytes of each connection's HTTP read buffer on gevent's server (its default: 8 KiB)
 
 
 class ServeError(OSError):
@@ -84,7 +85,8 @@ def serve_on_gevent(app: Flask, *, host: str, port: int, started: Callable[[int]
     from gevent.pywsgi import LoggingLogAdapter, WSGIServer
 
     access = LoggingLogAdapter(logging.getLogger("tessera.access"), logging.INFO)
-    server = WSGIServer((host, port), app, log=access, error_log=LoggingLogAdapter(log, logging.ERROR))
+    server = WSGIServer((host, port), app, log=access, error_log=LoggingLogAdapter(log, logging.ERROR),
+                        handler_class=_small_buffer_handler())
     server.start()
     started(server.server_port)
     stopping = signal_handler(signal.SIGTERM, server.stop)
@@ -96,6 +98,19 @@ def serve_on_gevent(app: Flask, *, host: str, port: int, started: Callable[[int]
         stopping.cancel()
         server.stop(timeout=1)
         stopped()
+
+
+def _small_buffer_handler() -> type:
+    """gevent's WSGI handler with a READ_BUFFER read buffer. The buffer lives as long as the
+    connection, so as long as an open page, whose WebSocket reads the raw socket and never uses
+    it; a request longer than the buffer is still read whole, in more than one read."""
+    from gevent.pywsgi import WSGIHandler
+
+    class SmallBufferHandler(WSGIHandler):
+        def __init__(self, sock, address, server, rfile=None):  # type: ignore[no-untyped-def]
+            super().__init__(sock, address, server, sock.makefile("rb", READ_BUFFER) if rfile is None else rfile)
+
+    return SmallBufferHandler
 
 
 def serve_workers(load: Callable[[], Flask], *, host: str, port: int, workers: int) -> None:
