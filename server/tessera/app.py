@@ -14,7 +14,7 @@ from .extension import Tessera
 def create_app(*, frontends: str | Path | None = None, shell: str | Path | None = None,
                broker: str | None = None, allowed_origins: Sequence[str] = (),
                publish_token: str | None = None, trusted_hosts: Sequence[str] = (),
-               remotes: Sequence[str] = ()) -> Flask:
+               remotes: Sequence[str] = (), secret_key: str | None = None) -> Flask:
     """A Flask app composing the fragments of ``./frontends`` (or ``TESSERA_FRONTENDS``).
 
     The arguments are ``tessera run``'s options and rank as such: above the ``TESSERA_*``
@@ -22,6 +22,7 @@ def create_app(*, frontends: str | Path | None = None, shell: str | Path | None 
     """
     app = Flask("tessera.app", root_path=".")
     with command_line(frontends=frontends, shell=shell, broker=broker, allowed_origins=allowed_origins,
-                      publish_token=publish_token, trusted_hosts=trusted_hosts, remotes=remotes):
+                      publish_token=publish_token, trusted_hosts=trusted_hosts, remotes=remotes,
+                      secret_key=secret_key):
         Tessera(app)
     return app

@@ -6,6 +6,7 @@ import importlib
 import json
 import logging
 import os
+import secrets
 import sys
 import traceback
 from collections.abc import Iterator
@@ -105,7 +106,8 @@ def _with_services(given: dict[str, str], services: FragmentServices) -> tuple[s
 
 
 def _serve(host: str, port: int, workers: int, app_path: str | None, remotes: tuple[str, ...], options: dict) -> None:
-    options = {**options, "remotes": remotes}
+    # workers share one key unless one is set: a page's cookie signed by one worker is read by another
+    options = {**options, "remotes": remotes, "secret_key": secrets.token_hex(32) if workers > 1 else None}
     with _start_up_logs():
         app = _load_app(app_path, options)
         if workers > 1:
@@ -114,6 +116,10 @@ def _serve(host: str, port: int, workers: int, app_path: str | None, remotes: tu
             if state.settings["TESSERA_BROKER"].startswith("memory:"):
                 raise UserError(f"--workers {workers}: the workers share events only through a shared broker; "
                                 "pass --broker redis://HOST:PORT/DB (or use --workers 1)")
+            if state.settings["TESSERA_SECRET_KEY"] == options["secret_key"]:
+                logging.getLogger("tessera").warning(
+                    "TESSERA_SECRET_KEY is not set: the %d workers share a random key made at start, so anonymous "
+                    "users' cookies do not survive a restart and other machines will not agree on users", workers)
     if workers == 1:
         serve(app, host=host, port=port)
         return

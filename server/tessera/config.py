@@ -113,14 +113,14 @@ class ConfigError(ValueError):
 def command_line(*, frontends: str | Path | None = None, shell: str | Path | None = None,
                  broker: str | None = None, allowed_origins: Sequence[str] = (),
                  publish_token: str | None = None, remotes: Sequence[str] = (),
-                 trusted_hosts: Sequence[str] = ()) -> Iterator[None]:
+                 trusted_hosts: Sequence[str] = (), secret_key: str | None = None) -> Iterator[None]:
     """``tessera run``'s options, applied to every Tessera set up inside the block.
 
     The CLI wraps the import of an ``--app`` module (and the built-in app's creation) in it,
     so options reach the user's ``Tessera(app)`` without writing ``os.environ``. Paths are
-    relative to the current directory, like any command-line path. ``trusted_hosts`` is not an
-    option but a default the command chose (loopback names when it listens on loopback): it
-    ranks below the environment and ``app.config``.
+    relative to the current directory, like any command-line path. ``trusted_hosts`` and
+    ``secret_key`` are not options but defaults the command chose (loopback names when it listens
+    on loopback; one random key for all its workers): they rank below the environment and ``app.config``.
     """
     given = {
         "TESSERA_FRONTENDS": str(Path(frontends).resolve()) if frontends else None,
@@ -131,7 +131,8 @@ def command_line(*, frontends: str | Path | None = None, shell: str | Path | Non
         "TESSERA_REMOTES": _remotes(",".join(remotes)) or None,
     }
     token = _command_line.set(MappingProxyType({k: v for k, v in given.items() if v is not None}))
-    chosen = _command_defaults.set(MappingProxyType({"TESSERA_TRUSTED_HOSTS": list(trusted_hosts)} if trusted_hosts else {}))
+    defaults = {"TESSERA_TRUSTED_HOSTS": list(trusted_hosts) or None, "TESSERA_SECRET_KEY": secret_key}
+    chosen = _command_defaults.set(MappingProxyType({k: v for k, v in defaults.items() if v is not None}))
     try:
         yield
     finally:
@@ -156,9 +157,11 @@ def resolve(config: Mapping[str, Any], environ: Mapping[str, str] | None = None,
             sources.append((OPTION, command_line[name]))
         if name in environ:
             try:
-                sources.append((ENVIRONMENT, parse(environ[name])))
+                parsed = parse(environ[name])
             except ValueError:
                 raise ConfigError(f"{name}={environ[name]!r} is not valid: use {valid}") from None
+            if parsed is not None:  # an empty text setting is as good as unset
+                sources.append((ENVIRONMENT, parsed))
         sources.append((CONFIG, config.get(name, _command_defaults.get().get(name, default))))
         if name in PATHS:
             sources = [(source, _absolute(value, root)) for source, value in sources]

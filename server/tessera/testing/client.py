@@ -13,7 +13,7 @@ from ..events import Event
 class SocketClient:
     """One page's connection: ``hello``, ``publish``, ``request``, ``next``/``expect`` frames.
 
-    ``cookie`` makes it the same user as a browser or another client (see ``user_cookie``).
+    ``cookie`` (``tessera_uid=...``, as ``GET /`` sets it) makes it the same user as that browser or client.
     """
 
     def __init__(self, base_url: str, *, cookie: str | None = None, origin: str | None = None,
