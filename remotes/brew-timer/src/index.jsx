@@ -29,23 +29,31 @@ function BrewTimer({ bus, version }) {
   };
   const clock = left ?? METHODS[method];
   const status = left === null ? "idle" : left === 0 ? "ready" : "brewing";
+  const done = left === null ? 0 : 1 - left / METHODS[method];
   return (
     <section class="brew" data-status={status} aria-label="Brew timer">
-      <h2>Brew timer</h2>
-      <p data-test="brew-coffee">{coffee ? `Brew your ${coffee}` : "Add a coffee to brew it"}</p>
-      <div class="brew-methods">
+      <div class="brew-head">
+        <h2>Brew timer</h2>
+        <span class="brew-badge" title="Built with Preact and esbuild, served by its own process">
+          Preact · v{version}
+        </span>
+      </div>
+      <p class="brew-coffee" data-test="brew-coffee">{coffee ? `Brew your ${coffee}` : "Add a coffee to brew it"}</p>
+      <div class="brew-methods" role="group" aria-label="Brewing method">
         {Object.keys(METHODS).map((name) => (
           <button type="button" aria-pressed={String(name === method)} disabled={status === "brewing"}
                   onClick={() => { setMethod(name); setLeft(null); }}>{name}</button>
         ))}
       </div>
-      <output class="brew-clock" data-test="brew-clock">
-        {Math.floor(clock / 60)}:{String(clock % 60).padStart(2, "0")}
-      </output>
-      <button type="button" data-test="brew-start" onClick={start} disabled={status === "brewing"}>
-        {status === "ready" ? "Ready! Brew again" : "Start brewing"}
+      <div class="brew-dial" style={{ "--brew-done": done }}>
+        <output class="brew-clock" data-test="brew-clock" aria-live="polite">
+          {Math.floor(clock / 60)}:{String(clock % 60).padStart(2, "0")}
+        </output>
+      </div>
+      <button type="button" class="brew-start" data-test="brew-start" onClick={start} disabled={status === "brewing"}>
+        {status === "ready" ? "Ready! Brew again" : status === "brewing" ? "Brewing…" : "Start brewing"}
       </button>
-      <small>Preact · v{version}</small>
+      <small class="brew-foot">Its own team, its own build, its own process.</small>
     </section>
   );
 }
