@@ -103,3 +103,44 @@ def test_a_page_that_fails_to_take_an_event_costs_no_other_page_that_event(caplo
     assert pages[0].arrived.wait(5) and pages[2].arrived.wait(5)
     hub.close()
     assert "could not offer news.one event" in caplog.text
+
+
+class Republisher(Recorder):
+    """Publishes another event while the first one is offered to it (as a subscriber that answers might)."""
+
+    def __init__(self, broker):
+        super().__init__()
+        self.broker = broker
+
+    def offer(self, envelope, text):
+        super().offer(envelope, text)
+        if envelope.event.type == "news.first":
+            self.broker.publish(Envelope(Event(type="news.second")))
+            self.offered_first_in = threading.current_thread()
+
+
+def test_a_publisher_offers_its_event_itself_and_an_event_published_meanwhile_keeps_its_turn():
+    broker = MemoryBroker(history=10)
+    hub = Hub(broker)
+    before, republisher, after = Recorder(), Republisher(broker), Recorder()
+    for page in (before, republisher, after):  # "after" is offered each event after the republisher
+        hub.register(page)
+        page.watching(hub, "news.>")
+    broker.publish(Envelope(Event(type="news.first")))
+    # offered by the publishing thread, before publish returned: no hand-off to the fan-out thread
+    assert republisher.offered_first_in is threading.current_thread() and len(before.texts) >= 1
+    broker.publish(Envelope(Event(type="news.third")))
+    for page in (before, republisher, after):
+        assert wait_until(lambda: len(page.texts) == 3), page.texts
+        assert ['"news.first"' in page.texts[0], '"news.second"' in page.texts[1], '"news.third"' in page.texts[2]] \
+            == [True, True, True], page.texts  # in seq order for every page, though the second was queued
+    hub.close()
+
+
+def wait_until(condition, seconds=5.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()

@@ -103,7 +103,7 @@ class Bus:
         self._broker = broker
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="tessera-bus", daemon=True)
         self._dispatcher.start()
-        self._stop_listening = broker.listen(self._queue.put)
+        self._stop_listening = broker.listen(self._offer)
 
     def close(self) -> None:
         if self._stop_listening:
@@ -111,6 +111,11 @@ class Bus:
         self._queue.put(None)
         if self._dispatcher and self._dispatcher is not threading.current_thread():
             self._dispatcher.join(timeout=5)
+
+    def _offer(self, envelope: Envelope) -> None:
+        """The broker's listener: queue what a subscriber wants (the dispatcher wakes for nothing else)."""
+        if any(matches(pattern, envelope.event.type) for pattern, _ in self._subscribers):
+            self._queue.put(envelope)
 
     def _dispatch_loop(self) -> None:
         while (envelope := self._queue.get()) is not None:

@@ -1,9 +1,10 @@
 """The live connections of this app, their subscriptions, and the fan-out of broker events to them.
 
-The broker hands every stored event to ``Hub.offer`` (in order); the hub only queues it, in a
-bounded queue (a publisher waits when it is full). One fan-out thread then encodes each
-event's frame once and offers it to the connections whose patterns match its type, found in
-one subscription index (subscriptions.py): an event costs what matches it, not every pattern
+The broker hands every stored event to ``Hub.offer`` (in order). When nothing is waiting, the
+publisher's thread offers it at once; otherwise it is queued, in a bounded queue (a publisher
+waits when it is full), for the fan-out thread. Either way the event's frame is encoded once
+and offered, in order, to the connections whose patterns match its type, found in one
+subscription index (subscriptions.py): an event costs what matches it, not every pattern
 of every page. What one visitor may hold is bounded: open pages per user and per address,
 patterns per user.
 """
@@ -49,6 +50,8 @@ class Hub:
         self._patterns: Counter[str] = Counter()  # user -> patterns held over all their pages
         self._lock = threading.Lock()
         self._queue: queue.Queue[Envelope | None] = queue.Queue(limits.queue)
+        self._queued = self._done = 0  # events queued for the fan-out thread, and those it finished
+        self._inline = False  # a publisher's thread is offering an event itself
         self._thread = threading.Thread(target=self._fan_out, name="tessera-fan-out", daemon=True)
         self._thread.start()
         self._stop = broker.listen(self.offer)
@@ -119,15 +122,30 @@ class Hub:
 
     # -- fan-out --------------------------------------------------------------------------
     def offer(self, envelope: Envelope) -> None:
-        """The broker's listener: queue ``envelope``; waits while the queue is full."""
+        """The broker's listener (called for one event at a time, in order): when nothing before it
+        is still queued or being fanned out, offer ``envelope`` at once, in the caller's thread
+        (no hand-off on the way from a publisher to the other pages); else queue it behind the
+        others, waiting while the queue is full."""
+        if not self._inline and self._queued == self._done:
+            self._inline = True  # an event published while this one is offered waits its turn in the queue
+            try:
+                self._offer(envelope)
+            finally:
+                self._inline = False
+            return
+        self._queued += 1
         self._queue.put(envelope)
 
     def _fan_out(self) -> None:
         while (envelope := self._queue.get()) is not None:
-            try:
-                self._offer_matching(envelope)
-            except Exception:  # one bad event must not stop delivery of the next ones
-                log.exception("could not fan out %s event %s", envelope.event.type, envelope.event.id)
+            self._offer(envelope)
+            self._done += 1  # only this thread counts done, only offer() counts queued
+
+    def _offer(self, envelope: Envelope) -> None:
+        try:
+            self._offer_matching(envelope)
+        except Exception:  # one bad event must not stop delivery of the next ones
+            log.exception("could not fan out %s event %s", envelope.event.type, envelope.event.id)
 
     def _offer_matching(self, envelope: Envelope) -> None:
         with self._lock:
