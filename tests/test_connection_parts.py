@@ -17,7 +17,8 @@ from tessera.brokers import MemoryBroker
 from tessera.brokers.base import Envelope
 from tessera.bus import Bus
 from tessera.connection import Connection
-from tessera.delivery import Delivery, State, event_text
+from tessera.delivery import Delivery, State, event_frame, event_text
+from tessera.protocol import encode
 from tessera.events import Event
 from tessera.responders import Responders, TooManyRequests
 from tessera.websocket import TOO_BIG, WebSocket
@@ -437,3 +438,18 @@ def test_nothing_is_written_after_the_close_frame():
         data += chunk
     assert [f.opcode for f in client_frames(data)] == [Opcode.CLOSE]
     done(ws, client)
+
+
+@pytest.mark.parametrize("body", [
+    {"specversion": "1.0", "id": "e1", "type": "news.posted", "source": "/cms", "data": {"é": ["\u2028", 2.5, None]},
+     "subject": "s", "traceparent": "00-x", "user": None},
+    {"specversion": "1.0", "id": "e2", "type": "news.posted", "source": "/cms", "data_base64": "AAEC"},
+    {"specversion": "1.0", "id": "e3", "type": "news.posted", "source": "/cms"},
+])
+def test_the_frame_made_from_the_admitted_json_is_the_frame_of_the_stored_event(body):
+    """Admission keeps the event's JSON it measured; the page's frame is made from it, not encoded again."""
+    body = {k: v for k, v in body.items() if v is not None}
+    stored = Admission().from_backend(body).stored(41, 'epoch"1')
+    assert stored.body is not None
+    assert json.loads(event_text(stored)) == json.loads(encode(event_frame(stored)))
+    assert json.loads(event_text(stored))["event"]["seq"] == 41

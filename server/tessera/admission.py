@@ -99,12 +99,12 @@ class Admission:
         """The checks every event that enters the log passes; ``page`` is None for the server side."""
         event = self._cloudevent(body, user=user, from_page=page is not None)
         scope = self._scope(event, from_page=page is not None)
-        self._check_size(event)
+        body = self._check_size(event)
         self._check_schema(event)
         if page is not None:
             return Envelope(event, scope=scope, origin=page,
-                            key=idempotency_key("page", event.user, event.source, event.id))
-        return Envelope(event, scope=scope, key=idempotency_key("event", event.source, event.id))
+                            key=idempotency_key("page", event.user, event.source, event.id), body=body)
+        return Envelope(event, scope=scope, key=idempotency_key("event", event.source, event.id), body=body)
 
     def _cloudevent(self, body: Any, *, user: Any, from_page: bool) -> Event:
         event_id = self.claimed_id(body)
@@ -138,9 +138,9 @@ class Admission:
                           event.id)
         return "user" if event.user is not None else "global"
 
-    def _check_size(self, event: Event) -> None:
-        """Refused unless ``event`` encodes as RFC 8259 JSON (no NaN or Infinity, valid Unicode)
-        in at most ``max_bytes`` of UTF-8."""
+    def _check_size(self, event: Event) -> str:
+        """``event``'s JSON; refused unless it is RFC 8259 JSON (no NaN or Infinity, valid Unicode)
+        of at most ``max_bytes`` of UTF-8."""
         try:
             text = json.dumps(event.to_dict(), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         except (TypeError, ValueError, RecursionError) as error:
@@ -153,6 +153,7 @@ class Admission:
                           event.id) from None
         if size > self.max_bytes:
             raise Refused("too_large", f"event is {size} bytes, more than {self.max_bytes}", event.id)
+        return text
 
     def _check_schema(self, event: Event) -> None:
         validator = self.validators.get(event.type)

@@ -11,6 +11,8 @@ every eviction happens after it is released, so a slow page can never hold up th
 from __future__ import annotations
 
 import enum
+import functools
+import json
 import threading
 from typing import Any, Callable, Protocol
 
@@ -129,4 +131,15 @@ def event_frame(envelope: Envelope) -> dict[str, Any]:
 
 
 def event_text(envelope: Envelope) -> str:
-    return encode(event_frame(envelope))
+    """``event_frame`` as JSON text; made from the envelope's ``body`` when admission kept it (the
+    event's JSON without ``seq`` and ``epoch``, which ``to_dict`` puts last)."""
+    event = envelope.event
+    if envelope.body is None or event.seq is None:
+        return encode(event_frame(envelope))
+    return f'{{"type":"event","event":{envelope.body[:-1]},"seq":{event.seq:d},"epoch":{_quoted(event.epoch)}}}}}'
+
+
+@functools.lru_cache(maxsize=8)
+def _quoted(epoch: str) -> str:
+    """An epoch as a JSON string (there is one per stream: encoded once)."""
+    return json.dumps(epoch)

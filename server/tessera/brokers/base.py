@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
 from ..events import Event
@@ -71,20 +71,23 @@ class Envelope:
     "global" (every page); ``origin`` is the publishing page, which never gets it back.
 
     ``key`` is the idempotency key: a broker stores one envelope per key. Admission sets it;
-    left empty, it is the CloudEvents identity ``(source, id)``.
+    left empty, it is the CloudEvents identity ``(source, id)``. ``body``, when admission gives
+    it, is the event's CloudEvents JSON as admission measured it (``to_dict()`` before the broker
+    set ``seq`` and ``epoch``): the frame to pages is made from it without encoding the event again.
     """
 
     event: Event
     scope: str = "global"
     origin: str | None = None
     key: str = ""
+    body: str | None = field(default=None, compare=False, repr=False)  # see ``text``
 
     def __post_init__(self) -> None:
         if not self.key:
             object.__setattr__(self, "key", idempotency_key("event", self.event.source, self.event.id))
 
     def stored(self, seq: int, epoch: str) -> "Envelope":
-        return replace(self, event=replace(self.event, seq=seq, epoch=epoch))
+        return Envelope(replace(self.event, seq=seq, epoch=epoch), self.scope, self.origin, self.key, self.body)
 
 
 @dataclass(frozen=True, slots=True)
