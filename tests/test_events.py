@@ -111,3 +111,17 @@ def test_data_base64_must_be_base64(encoded):
     del body["data"]
     with pytest.raises(EventError, match="must be a base64 string"):
         Event.from_dict(body)
+
+
+def test_an_event_placed_in_the_stream_is_a_copy_with_its_position_and_nothing_else_changed():
+    """``Event.placed`` lists the fields itself (for speed): it must stay ``dataclasses.replace``."""
+    import dataclasses
+
+    event = Event(type="a.b", data={"x": [1]}, source="/s", id="i", time="2026-01-01T00:00:00Z", user="u",
+                  subject="sub", datacontenttype="application/json", dataschema="https://s", extensions={"e": 1})
+    assert {f.name for f in dataclasses.fields(Event)} == {
+        "type", "data", "source", "id", "time", "seq", "epoch", "user", "subject", "datacontenttype", "dataschema",
+        "extensions"}, "a field was added: add it to Event.placed too"
+    for field in dataclasses.fields(Event):  # every field distinct, so a swapped pair would show
+        assert getattr(event.placed(7, "ep"), field.name) == getattr(dataclasses.replace(event, seq=7, epoch="ep"),
+                                                                     field.name)

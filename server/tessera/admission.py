@@ -38,6 +38,9 @@ MIRRORED = ("user", "global")
 DEFAULT_MAX_BYTES = 65536
 
 
+_MEASURED = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))  # an event's JSON, as sized
+
+
 class Refused(FrameError):
     """An event admission does not let in: ``code`` is ``invalid``, ``forbidden`` or ``too_large``.
 
@@ -142,7 +145,7 @@ class Admission:
         """``event``'s JSON; refused unless it is RFC 8259 JSON (no NaN or Infinity, valid Unicode)
         of at most ``max_bytes`` of UTF-8."""
         try:
-            text = json.dumps(event.to_dict(), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            text = _MEASURED.encode(event.to_dict())
         except (TypeError, ValueError, RecursionError) as error:
             raise Refused("invalid", f"data of {event.type!r} must be JSON (any JSON value): {error}",
                           event.id) from None

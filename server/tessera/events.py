@@ -94,6 +94,12 @@ class Event:
     dataschema: str | None = None
     extensions: dict[str, str | int | bool] = field(default_factory=dict)
 
+    def placed(self, seq: int, epoch: str) -> "Event":
+        """This event at ``seq`` of the stream ``epoch``, as a broker stores it (``replace``, without
+        the generic machinery: every event that enters the log is copied once)."""
+        return Event(self.type, self.data, self.source, self.id, self.time, seq, epoch, self.user, self.subject,
+                     self.datacontenttype, self.dataschema, self.extensions)
+
     def to_dict(self) -> dict[str, Any]:
         """The CloudEvents object (JSON event format) as sent to pages; ``user`` is routing, not part of it."""
         body: dict[str, Any] = {

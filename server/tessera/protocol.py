@@ -54,7 +54,7 @@ def parse(text: str | bytes, *, max_bytes: int) -> dict[str, Any]:
     """Decode and check one client frame."""
     if isinstance(text, bytes):
         raise FrameError("bad_frame", "frames are JSON text, not binary")
-    if len(text.encode()) > max_bytes:
+    if (len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))) > max_bytes:
         event_id, rid = _claimed(text)
         raise FrameError("too_large", f"frame is larger than {max_bytes} bytes", event_id, rid=rid)
     try:
@@ -137,7 +137,7 @@ def loads(text: str | bytes) -> Any:
     that are not UTF-8 (RecursionError for nesting too deep)."""
     if isinstance(text, (bytes, bytearray)):
         text = text.decode("utf-8")  # RFC 8259 section 8.1: JSON exchanged between systems is UTF-8
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_finite_int)
+    return _DECODER.decode(text)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -162,9 +162,13 @@ def _finite_int(text: str) -> int:
     return number
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_finite_int)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)  # made once: json.dumps makes one per call
+
+
 def encode(frame: dict[str, Any]) -> str:
     """The frame as JSON text; ValueError rather than a NaN or Infinity no browser could read."""
-    return json.dumps(frame, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(frame)
 
 
 def error_frame(code: str, message: str, event_id: str | None = None) -> dict[str, Any]:

@@ -9,10 +9,9 @@ listener with every stored event, in ``seq`` order.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from ..events import Event
@@ -62,7 +61,7 @@ def idempotency_key(*parts: str) -> str:
     make it unique: ``("page", user, source, id)`` for pages, ``("event", source, id)`` for
     backends and Python. Hashed, so a broker stores 64 characters whatever the id's length
     (Redis: ``SET <prefix><key> <seq> NX EX <window>``)."""
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    return hashlib.sha256(repr(parts).encode()).hexdigest()  # repr: one text per tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +86,7 @@ class Envelope:
             object.__setattr__(self, "key", idempotency_key("event", self.event.source, self.event.id))
 
     def stored(self, seq: int, epoch: str) -> "Envelope":
-        return Envelope(replace(self.event, seq=seq, epoch=epoch), self.scope, self.origin, self.key, self.body)
+        return Envelope(self.event.placed(seq, epoch), self.scope, self.origin, self.key, self.body)
 
 
 @dataclass(frozen=True, slots=True)
