@@ -162,7 +162,8 @@ def test_the_size_limit_counts_the_encoded_event_in_utf8():
 
 @pytest.fixture(scope="module")
 def python_bus():
-    tessera = Tessera(Flask(__name__), frontends=SHOP)
+    app = Flask(__name__)  # kept: a Tessera holds its apps weakly, and a collected app takes its bus with it
+    tessera = Tessera(app, frontends=SHOP)
     yield tessera.bus
     tessera.close()
 

@@ -165,7 +165,7 @@ def test_fragment_services_are_only_started_in_the_demo_layout_or_when_asked(boa
 
 
 def test_a_fragment_services_folder_that_is_not_a_folder_is_a_one_line_error(board):
-    done = subprocess.run([sys.executable, "-m", "tessera", "run", "--fragment-services", "nope"],
+    done = subprocess.run([sys.executable, "-m", "tessera", "run", "--port", "0", "--fragment-services", "nope"],
                           cwd=board, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
