@@ -89,6 +89,7 @@ def build_fragment(folder: Path, out: Path) -> Built:
     target = out.resolve() / fragment.name / fragment.version
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{fragment.version}-", dir=target.parent))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the build is public files, readable as any folder
     try:
         for path, real in public.files.items():
             _write(staging / names[path], _rewritten(path, real, names))
@@ -138,6 +139,12 @@ def run_command(fragment: Fragment) -> None:
         _show(output)
         raise ManifestError(fragment.root / MANIFEST, "build.output",
                             f"folder {step.output!r} was not made by the build command {step.command!r}")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _write(path: Path, content: bytes) -> None:

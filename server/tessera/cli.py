@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from flask import Flask
 
 from . import asyncapi, contracts, scaffold
@@ -59,7 +60,7 @@ def main() -> None:
 @click.option("--fragment-services", "services", metavar="DIR",
               help="Build and start each fragment in DIR as its own `tessera fragment serve` process and compose "
                    "it as a remote (also TESSERA_FRAGMENT_SERVICES; empty: none) "
-                   "[default: ./remotes, without --frontends and --app].")
+                   "[default: ./remotes, unless --frontends, TESSERA_FRONTENDS or --app is given].")
 def run(host, port, frontends, shell, broker, workers, remotes, origins, publish_token, app_path, services) -> None:
     """Serve the shell page composed of every fragment."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -70,10 +71,10 @@ def run(host, port, frontends, shell, broker, workers, remotes, origins, publish
         raise UserError(str(error)) from None
     demo_layout = frontends is None and app_path is None and "TESSERA_FRONTENDS" not in os.environ
     folder = _services_folder(services, default=demo_layout)
-    services = FragmentServices(folder) if folder is not None else None
+    services = FragmentServices(folder, tag=str(port)) if folder is not None else None
     try:
         if services is not None:
-            remotes = _with_services(given, services)
+            remotes = _with_services(given, services, host)
         _serve(host, port, workers, app_path, remotes, {
             "frontends": frontends, "shell": shell, "broker": broker, "allowed_origins": origins,
             "publish_token": publish_token, "trusted_hosts": _loopback_names(host)})
@@ -97,10 +98,18 @@ def _services_folder(folder: str | None, *, default: bool) -> Path | None:
     return Path(folder)
 
 
-def _with_services(given: dict[str, str], services: FragmentServices) -> tuple[str, ...]:
+def _with_services(given: dict[str, str], services: FragmentServices, host: str) -> tuple[str, ...]:
     """``--remote`` (else TESSERA_REMOTES) plus the fragment services started for the names they do not give."""
     remotes = given or _remotes(os.environ.get("TESSERA_REMOTES", ""))
-    for name, url in services.start(skip=set(remotes)).items():
+    try:
+        started = services.start(skip=set(remotes))
+    except KeyboardInterrupt:  # SIGINT or SIGTERM while building: the build was stopped, nothing is served
+        raise SystemExit(130) from None
+    if started and host not in LOOPBACK:
+        logging.getLogger("tessera.services").warning(
+            "fragment services listen on 127.0.0.1: browsers on other machines cannot load %s; deploy them "
+            "on their own and name them with --remote", ", ".join(started))
+    for name, url in started.items():
         remotes.setdefault(name, url)
     return tuple(f"{name}={url}" for name, url in remotes.items())
 
@@ -248,18 +257,20 @@ def _remote_fragments(remotes: tuple[str, ...]) -> tuple[list, list[ManifestErro
 
 
 FRONTENDS_OPTION = click.option("--frontends", "frontends", default="frontends", show_default=True,
-                                type=click.Path(file_okay=False, path_type=Path), help="Folder of fragments.")
+                                envvar="TESSERA_FRONTENDS", type=click.Path(file_okay=False, path_type=Path),
+                                help="Folder of fragments (also TESSERA_FRONTENDS).")
 SERVICES_OPTION = click.option("--fragment-services", "services", metavar="DIR",
                                help="Include the fragments in DIR that `tessera run` starts as services (also "
-                                    "TESSERA_FRAGMENT_SERVICES; empty: none) [default: ./remotes, with the "
-                                    "default --frontends].")
+                                    "TESSERA_FRAGMENT_SERVICES; empty: none) [default: ./remotes, unless "
+                                    "--frontends or TESSERA_FRONTENDS is given].")
 
 
 def _other_fragments(frontends: Path, remotes: tuple[str, ...], services: str | None) -> tuple[list, list]:
     """The fragments besides ``frontends``: ``--remote`` manifests, fetched now, and the fragment services'
     own manifests (as ``tessera run`` would start them, unless a remote has their name); and their problems."""
     remote, problems = _remote_fragments(remotes)
-    folder = _services_folder(services, default=frontends == Path("frontends"))
+    given = click.get_current_context().get_parameter_source("frontends") is not ParameterSource.DEFAULT
+    folder = _services_folder(services, default=not given)  # as `tessera run` decides it
     if folder is not None:
         served, unreadable = declared_fragments(folder, skip={fragment.name for fragment in remote})
         remote, problems = remote + served, problems + unreadable

@@ -27,10 +27,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .build import BuildError, build_fragment
 from .manifest import MANIFEST, Fragment, ManifestError, load_fragment
@@ -70,66 +74,94 @@ class Service:
     manifest_url: str
     process: subprocess.Popen
     log_path: Path
+    reported: bool = False  # its unexpected exit was logged
 
 
 class FragmentServices:
-    """The fragment services one ``tessera run`` started: ``start`` them, then ``stop`` them."""
+    """The fragment services one ``tessera run`` started: ``start`` them, then ``stop`` them.
 
-    def __init__(self, folder: Path, *, out: Path = Path("dist"), host: str = "127.0.0.1"):
+    ``tag`` names their log files (the host's port: a host that restarts overwrites its own logs)."""
+
+    def __init__(self, folder: Path, *, out: Path = Path("dist"), host: str = "127.0.0.1", tag: str = ""):
         self.folder = folder
         self.out = out
         self.host = host
+        self.tag = tag
         self.services: list[Service] = []
         self._owner = os.getpid()  # gunicorn forks workers: only this process stops the services
+        self._stopping = threading.Event()
 
     def start(self, skip: set[str] = frozenset()) -> dict[str, str]:
-        """Build and start every fragment under ``folder`` but ``skip``; their manifest URLs by name."""
-        for fragment_folder in _fragment_folders(self.folder):
-            if fragment_folder.name in skip:
-                log.info("fragment service %s: not started, --remote names it", fragment_folder.name)
-                continue
-            try:
-                self.services.append(self._start_one(fragment_folder))
-            except (ServiceError, BuildError, ManifestError, OSError) as error:
-                log.warning("fragment service %s: not started, the page is composed without it: %s",
-                            fragment_folder.name, error)
+        """Build and start every fragment under ``folder`` but those named in ``skip``; their manifest
+        URLs by name. SIGTERM and SIGINT meanwhile stop it (KeyboardInterrupt), builds included."""
+        with _interrupted_by_signals():
+            for fragment_folder in _fragment_folders(self.folder):
+                name = fragment_folder.name
+                try:
+                    declared = load_fragment(fragment_folder, before_build=True)
+                    name = declared.name
+                    if name in skip:
+                        log.info("fragment service %s: not started, --remote names it", name)
+                        continue
+                    self.services.append(self._start_one(declared))
+                except (ServiceError, BuildError, ManifestError, OSError) as error:
+                    log.warning("fragment service %s: not started, the page is composed without it: %s", name, error)
+        if self.services:
+            threading.Thread(target=self._watch, name="tessera-services", daemon=True).start()
         return {service.name: service.manifest_url for service in self.services}
 
-    def _start_one(self, folder: Path) -> Service:
-        built = self._built(folder)
+    def _start_one(self, declared: Fragment) -> Service:
+        built = self._built(declared)
         port = _free_port(self.host)
-        log_path = Path(tempfile.gettempdir()) / f"tessera-fragment-{folder.name}-{port}.log"
+        log_path = Path(tempfile.gettempdir()) / f"tessera-fragment-{declared.name}{'-' + self.tag if self.tag else ''}.log"
         manifest_url = f"http://{self.host}:{port}/manifest.json"
         with log_path.open("wb") as output:
             process = subprocess.Popen(
                 [sys.executable, "-m", "tessera", "fragment", "serve", str(built), "--host", self.host,
                  "--port", str(port)], stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent)
-        service = Service(folder.name, built.name, manifest_url, process, log_path)
+        service = Service(declared.name, declared.version, manifest_url, process, log_path)
         try:
             _wait_until_serving(service)
-        except ServiceError:
+        except BaseException:
             _stop(service)
             raise
         log.info("fragment service %s %s started: %s (pid %d, log %s)", service.name, service.version,
                  manifest_url, process.pid, log_path)
         return service
 
-    def _built(self, folder: Path) -> Path:
-        """``dist/<name>/<version>`` of ``folder``, built first when missing or older than its sources."""
-        declared = load_fragment(folder, before_build=True)
+    def _built(self, declared: Fragment) -> Path:
+        """``dist/<name>/<version>`` of ``declared``, built first when missing or older than its sources;
+        when that build fails, the one already there (if any), with a warning."""
         target = self.out / declared.name / declared.version
         made = declared.build.output if declared.build else None
-        if not _older_than_sources(target / "manifest.json", folder, made):
+        if not _older_than_sources(target / "manifest.json", declared.root, made):
             return target
         log.info("fragment service %s: building %s into %s (its build is missing or older than its sources)",
                  declared.name, declared.version, target)
-        return build_fragment(folder, self.out).folder
+        try:
+            return build_fragment(declared.root, self.out).folder
+        except (BuildError, ManifestError) as error:
+            if not (target / "manifest.json").is_file():
+                raise
+            log.warning("fragment service %s: its build failed, so the older build in %s is served: %s",
+                        declared.name, target, error)
+            return target
+
+    def _watch(self) -> None:
+        """Say so when a service exits while the host runs (its slot shows the fallback meanwhile)."""
+        while not self._stopping.wait(2.0):
+            for service in self.services:
+                if not service.reported and service.process.poll() is not None:
+                    service.reported = True
+                    log.warning("fragment service %s exited with status %s; the page shows its fallback "
+                                "(log: %s)", service.name, service.process.returncode, service.log_path)
 
     def stop(self) -> None:
         """Stop every started service (in the process that started them; a forked worker does nothing)."""
         if os.getpid() != self._owner:
             return
+        self._stopping.set()
         for service in self.services:
             _stop(service)
         self.services.clear()
@@ -187,6 +219,43 @@ def _free_port(host: str) -> int:
 def _last_line(path: Path) -> str:
     lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     return lines[-1] if lines else "no output"
+
+
+@contextmanager
+def _interrupted_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT raise KeyboardInterrupt in the main thread (the main greenlet under gevent,
+    without gevent's report of it), so that a build under way is stopped with its process group."""
+    main = _main_greenlet()
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if main is not None and _current_greenlet() is not main:
+            import gevent
+
+            gevent.kill(main, KeyboardInterrupt)
+            return
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _main_greenlet() -> Any:
+    """The running greenlet when gevent patched threading (``tessera run``), else None."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return None
+    return _current_greenlet() if monkey.is_module_patched("threading") else None
+
+
+def _current_greenlet() -> Any:
+    import greenlet
+
+    return greenlet.getcurrent()
 
 
 PR_SET_PDEATHSIG = 1

@@ -188,3 +188,72 @@ def test_check_and_asyncapi_include_the_fragment_services_contracts(board):
     assert done.returncode == 1
     assert done.stdout.startswith('remotes/reviews/fragment.toml: field "publishes.review.posted.scope" '), done.stdout
     assert tessera("asyncapi", cwd=board).returncode == 2
+
+
+def test_a_service_is_composed_under_the_name_its_manifest_declares_not_its_folder_name(board):
+    (board / "remotes" / "reviews").rename(board / "remotes" / "team-reviews")
+    with TesseraServer(cwd=board) as server:
+        assert 'name="reviews"' in page_html(server)
+        assert "fragment service reviews 1.0.0 started" in server.output()
+
+
+def test_a_failed_rebuild_serves_the_build_already_there_and_a_service_that_dies_is_reported(board):
+    with TesseraServer(cwd=board) as server:
+        assert "fragment service reviews: building" in server.output()
+    manifest = board / "remotes" / "reviews" / "fragment.toml"
+    manifest.write_text(manifest.read_text().replace("[publishes", '[build]\ncommand = "exit 4"\noutput = "src"\n\n[publishes', 1))
+    with TesseraServer(cwd=board) as server:
+        assert re.search(r"fragment service reviews: its build failed, so the older build in \S+ is served: .*exit status 4",
+                         server.output()), server.output()
+        assert 'name="reviews"' in page_html(server)
+        os.kill(started_pid(server.output(), "reviews"), signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while "fragment service reviews exited with status -9" not in server.output():
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.1)
+
+
+def test_stopping_the_host_while_a_service_builds_stops_the_build(board):
+    manifest = board / "remotes" / "reviews" / "fragment.toml"
+    marker = f"tessera-test-build-{os.getpid()}"
+    manifest.write_text(manifest.read_text().replace(
+        "[publishes", f'[build]\ncommand = "sleep 60 # {marker}"\noutput = "src"\n\n[publishes', 1))
+    host = subprocess.Popen([sys.executable, "-m", "tessera", "run", "--port", "0"], cwd=board,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert until(lambda: builds(marker)), "the build did not start"
+        host.send_signal(signal.SIGTERM)
+        output, _ = host.communicate(timeout=20)
+    finally:
+        host.kill()
+    assert host.returncode == 130, output
+    assert until(lambda: not builds(marker)), "the build outlived the host"
+    assert "Traceback" not in output, output
+
+
+def builds(marker):
+    """Processes whose command line holds ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if marker.encode() in cmdline.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def until(condition, seconds=15.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return condition()
+
+
+def test_check_follows_run_in_choosing_the_services_folder(board):
+    assert tessera("check", cwd=board).stdout.splitlines()[-1] == "2 fragments, no problems"
+    assert tessera("check", "--frontends", "frontends", cwd=board).stdout.splitlines()[-1] == "1 fragment, no problems"
+    done = subprocess.run([sys.executable, "-m", "tessera", "check"], cwd=board, capture_output=True, text=True,
+                          timeout=60, env=os.environ | {"TESSERA_FRONTENDS": "frontends"})
+    assert done.stdout.splitlines()[-1] == "1 fragment, no problems"
