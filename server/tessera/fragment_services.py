@@ -119,6 +119,7 @@ class FragmentServices:
             process = subprocess.Popen(
                 [sys.executable, "-m", "tessera", "fragment", "serve", str(built), "--host", self.host,
                  "--port", str(port)], stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                start_new_session=True,  # the terminal's Ctrl-C reaches the host only: the host stops them
                 preexec_fn=_die_with_parent)
         service = Service(declared.name, declared.version, manifest_url, process, log_path)
         try:
