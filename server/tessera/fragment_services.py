@@ -113,7 +113,8 @@ class FragmentServices:
     def _start_one(self, declared: Fragment) -> Service:
         built = self._built(declared)
         port = _free_port(self.host)
-        log_path = Path(tempfile.gettempdir()) / f"tessera-fragment-{declared.name}{'-' + self.tag if self.tag else ''}.log"
+        tag = f"-{self.tag}" if self.tag else ""
+        log_path = Path(tempfile.gettempdir()) / f"tessera-fragment-{declared.name}{tag}.log"
         manifest_url = f"http://{self.host}:{port}/manifest.json"
         with log_path.open("wb") as output:
             process = subprocess.Popen(

@@ -201,10 +201,11 @@ def test_a_failed_rebuild_serves_the_build_already_there_and_a_service_that_dies
     with TesseraServer(cwd=board) as server:
         assert "fragment service reviews: building" in server.output()
     manifest = board / "remotes" / "reviews" / "fragment.toml"
-    manifest.write_text(manifest.read_text().replace("[publishes", '[build]\ncommand = "exit 4"\noutput = "src"\n\n[publishes', 1))
+    failing = '[build]\ncommand = "exit 4"\noutput = "src"\n\n[publishes'
+    manifest.write_text(manifest.read_text().replace("[publishes", failing, 1))
     with TesseraServer(cwd=board) as server:
-        assert re.search(r"fragment service reviews: its build failed, so the older build in \S+ is served: .*exit status 4",
-                         server.output()), server.output()
+        older = r"fragment service reviews: its build failed, so the older build in \S+ is served: .*exit status 4"
+        assert re.search(older, server.output()), server.output()
         assert 'name="reviews"' in page_html(server)
         os.kill(started_pid(server.output(), "reviews"), signal.SIGKILL)
         deadline = time.monotonic() + 10
