@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import time
 import urllib.request
 import uuid
@@ -112,3 +113,12 @@ def test_requests_longer_than_the_read_buffer_are_read_whole():
             assert response.status == 202
         assert page.events(1)[0]["data"] == {"title": "t" * 60_000}
         page.close()
+
+
+def test_ctrl_c_stops_the_server_quietly():
+    """SIGINT (Ctrl-C) stops the server as SIGTERM does: exit 0, no traceback of a KeyboardInterrupt."""
+    server = TesseraServer(frontends=FIXTURES / "shop").start()
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=10) == 0
+    server.stop()
+    assert "KeyboardInterrupt" not in server.output() and "Traceback" not in server.output(), server.output()

@@ -89,13 +89,15 @@ def serve_on_gevent(app: Flask, *, host: str, port: int, started: Callable[[int]
                         handler_class=_small_buffer_handler())
     server.start()
     started(server.server_port)
-    stopping = signal_handler(signal.SIGTERM, server.stop)
+    # both stop the server the same way: a KeyboardInterrupt raised in gevent's hub is printed as a traceback
+    stopping = [signal_handler(signum, server.stop) for signum in (signal.SIGTERM, signal.SIGINT)]
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        stopping.cancel()
+        for handler in stopping:
+            handler.cancel()
         server.stop(timeout=1)
         stopped()
 
