@@ -117,8 +117,7 @@ def test_requests_longer_than_the_read_buffer_are_read_whole():
 
 def test_ctrl_c_stops_the_server_quietly():
     """SIGINT (Ctrl-C) stops the server as SIGTERM does: exit 0, no traceback of a KeyboardInterrupt."""
-    server = TesseraServer(frontends=FIXTURES / "shop").start()
-    server.process.send_signal(signal.SIGINT)
-    assert server.process.wait(timeout=10) == 0
-    server.stop()
+    with TesseraServer(frontends=FIXTURES / "shop") as server:  # stopped, whatever happens
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(timeout=10) == 0
     assert "KeyboardInterrupt" not in server.output() and "Traceback" not in server.output(), server.output()
