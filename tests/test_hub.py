@@ -8,6 +8,8 @@ from tessera.brokers import Envelope, MemoryBroker
 from tessera.events import Event
 from tessera.hub import Hub, Limits, Refused
 
+from test_python_bus import wait_for
+
 
 class Recorder:
     def __init__(self, user="u"):
@@ -131,16 +133,7 @@ def test_a_publisher_offers_its_event_itself_and_an_event_published_meanwhile_ke
     assert republisher.offered_first_in is threading.current_thread() and len(before.texts) >= 1
     broker.publish(Envelope(Event(type="news.third")))
     for page in (before, republisher, after):
-        assert wait_until(lambda: len(page.texts) == 3), page.texts
+        assert wait_for(lambda: len(page.texts) == 3), page.texts
         assert ['"news.first"' in page.texts[0], '"news.second"' in page.texts[1], '"news.third"' in page.texts[2]] \
             == [True, True, True], page.texts  # in seq order for every page, though the second was queued
     hub.close()
-
-
-def wait_until(condition, seconds=5.0):
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return condition()

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import FIXTURES
 from tessera.testing.server import TesseraServer
+from test_serving import until  # tests/test_serving.py
 
 ROOT = FIXTURES.parent.parent
 BUILD_TIMEOUT = 300  # npm ci on a cold cache downloads Preact and esbuild
@@ -243,13 +244,6 @@ def builds(marker):
         except OSError:
             continue
     return found
-
-
-def until(condition, seconds=15.0):
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return condition()
 
 
 def test_check_follows_run_in_choosing_the_services_folder(board):
